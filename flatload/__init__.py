@@ -1,0 +1,27 @@
+"""flatload: Polygon.io / Massive S3 flat files → Parquet partitions + a DuckDB trading journal.
+
+``flatload.load(start, end, settings)`` is the library entry point the CLI calls.
+Imports are lazy so that pool workers can size Polars' thread pool before Polars loads.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["load", "refresh", "Settings", "LoadSummary"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("load", "refresh", "run_days"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    if name == "LoadSummary":
+        from .summary import LoadSummary
+
+        return LoadSummary
+    raise AttributeError(name)

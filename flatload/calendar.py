@@ -1,0 +1,121 @@
+"""NYSE sessions and the session windows of each date, as UTC nanoseconds.
+
+Holidays and early closes come from ``exchange_calendars`` (XNYS), never from a
+hard-coded list. Bounds are computed once per date so the metrics can compare
+plain integers instead of converting every bar's time zone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+
+NY = ZoneInfo("America/New_York")
+PRE_OPEN = dt.time(4, 0)
+#: after-hours last this long after the close (16:00-20:00, or 13:00-17:00 on early closes)
+AFTER_HOURS = dt.timedelta(hours=4)
+#: files are complete by about 11:00 ET the next day; only the object's presence decides
+_CALENDAR_START = "2003-01-01"
+
+
+@lru_cache(maxsize=1)
+def _xnys() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar("XNYS", start=_CALENDAR_START)
+
+
+def _ns(ts: dt.datetime) -> int:
+    # integer arithmetic: float timestamps lose nanoseconds
+    return (ts - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1) * 1000
+
+
+def ny_midnight_ns(d: dt.date) -> int:
+    """Midnight America/New_York of ``d`` in UTC ns (the ``window_start`` of a day bar)."""
+    return _ns(dt.datetime.combine(d, dt.time(0), tzinfo=NY))
+
+
+@dataclass(frozen=True)
+class SessionBounds:
+    """The windows of one session date, half-open ``[start, end)``, in UTC nanoseconds."""
+
+    date: dt.date
+    day_start: int  # 00:00 ET
+    pre_start: int  # 04:00 ET
+    open: int  # 09:30 ET
+    close: int  # 16:00 ET, 13:00 on early closes
+    post_end: int  # 20:00 ET, 17:00 on early closes
+    day_end: int  # next 00:00 ET
+    early_close: bool
+
+    @property
+    def close_et(self) -> dt.time:
+        return dt.datetime.fromtimestamp(self.close / 1e9, NY).time()
+
+
+def _bounds_checked(d: dt.date) -> SessionBounds:
+    cal = _xnys()
+    ts = pd.Timestamp(d)
+    open_ = cal.session_open(ts).to_pydatetime()
+    close = cal.session_close(ts).to_pydatetime()
+    regular_close = dt.datetime.combine(d, dt.time(16, 0), tzinfo=NY)
+    return SessionBounds(
+        date=d,
+        day_start=ny_midnight_ns(d),
+        pre_start=_ns(dt.datetime.combine(d, PRE_OPEN, tzinfo=NY)),
+        open=_ns(open_),
+        close=_ns(close),
+        post_end=_ns(close + AFTER_HOURS),
+        day_end=ny_midnight_ns(d + dt.timedelta(days=1)),
+        early_close=close < regular_close,
+    )
+
+
+@lru_cache(maxsize=8192)
+def session_bounds(d: dt.date) -> SessionBounds:
+    """Session windows for NYSE session ``d``. Raises ValueError if ``d`` is not a session."""
+    if not is_session(d):
+        raise ValueError(f"{d} is not an NYSE session")
+    return _bounds_checked(d)
+
+
+def is_session(d: dt.date) -> bool:
+    """True when NYSE trades on ``d``."""
+    return bool(_xnys().is_session(pd.Timestamp(d)))
+
+
+def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
+    """NYSE sessions in ``[start, end]`` (both inclusive), oldest first."""
+    if end < start:
+        return []
+    cal = _xnys()
+    lo = max(pd.Timestamp(start), cal.first_session)
+    hi = min(pd.Timestamp(end), cal.last_session)
+    if hi < lo:
+        return []
+    return [ts.date() for ts in cal.sessions_in_range(lo, hi)]
+
+
+def early_closes(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Sessions in range that close early (13:00 ET)."""
+    return [d for d in sessions(start, end) if session_bounds(d).early_close]
+
+
+def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
+    """The most recent session whose close has passed in New York at ``now``."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    day = now.astimezone(NY).date()
+    for _ in range(15):
+        if is_session(day) and _ns(now) >= session_bounds(day).close:
+            return day
+        day -= dt.timedelta(days=1)
+    raise ValueError(f"no NYSE session closed in the 15 days before {now:%Y-%m-%d}")
+
+
+def previous_sessions(d: dt.date, n: int) -> list[dt.date]:
+    """The ``n`` sessions before ``d`` (excluded), oldest first."""
+    if n <= 0:
+        return []
+    return sessions(d - dt.timedelta(days=n * 2 + 10), d - dt.timedelta(days=1))[-n:]

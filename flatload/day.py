@@ -1,0 +1,159 @@
+"""One session, end to end in a worker: fetch → parse → metrics → Parquet partitions.
+
+Runs in a pool worker (or inline with one worker). It never opens DuckDB: it
+returns a small :class:`DayResult` (the day's metrics, ledger entries, rejects)
+that the parent commits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from . import calendar, parquet
+from .errors import RestUnavailable
+from .journal import LedgerEntry, scope_text
+from .metrics import session_metrics
+from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_frame
+from .s3 import DAY, MINUTE, ObjectInfo, Store
+
+
+@dataclass(frozen=True)
+class DayTask:
+    """What to load for one session. ``minute``/``day`` are None when the object is not in the listing."""
+
+    date: dt.date
+    minute_key: str
+    day_key: str
+    minute: ObjectInfo | None
+    day: ObjectInfo | None
+    scope: frozenset[str] | None = None
+    #: symbols whose minute bars may come from REST when the minute file is missing
+    rest_symbols: frozenset[str] | None = None
+
+
+@dataclass
+class DayResult:
+    """What a worker hands back: small enough to pickle cheaply."""
+
+    date: dt.date
+    metrics: pl.DataFrame
+    source: str  # flatfile | rest
+    ledger: list[LedgerEntry]
+    rejects: pl.DataFrame  # key, line, reason
+    rows: int = 0
+    nbytes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return self.rejects.height
+
+    @property
+    def off_date(self) -> int:
+        return sum(e.off_date for e in self.ledger)
+
+
+@dataclass
+class WorkerContext:
+    """Per-process state, built once by the pool initializer."""
+
+    store: Store
+    parquet_root: str
+    asset: str
+    rest: object | None = None  # rest.RestClient when the fallback is on and a key is set
+    rest_hint: str = "set MASSIVE_API_KEY to fill missing days from the REST API"
+
+
+def _entry(key: str, dataset: str, d: dt.date, obj: ObjectInfo | None, parsed: Parsed | None, status: str,
+           scope: str, error: str | None = None) -> LedgerEntry:
+    return LedgerEntry(key=key, dataset=dataset, trade_date=d, etag=obj.etag if obj else None,
+                       size=obj.size if obj else None, last_modified=obj.last_modified if obj else None,
+                       rows=parsed.frame.height if parsed else 0, rejected=parsed.rejects.height if parsed else 0,
+                       off_date=parsed.off_date if parsed else 0, status=status, error=error, scope=scope)
+
+
+def _fetch_file(ctx: WorkerContext, obj: ObjectInfo, b: calendar.SessionBounds) -> tuple[Parsed, int]:
+    data = ctx.store.get(obj.key)
+    return read_csv_gz(data, obj.key, b), len(data)
+
+
+def _rest_day(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> Parsed:
+    if ctx.rest is None:
+        raise RestUnavailable(f"no flat file and the REST fallback is off or has no key", key=task.day_key,
+                              hint=ctx.rest_hint)
+    frame = ctx.rest.grouped_daily(task.date)  # type: ignore[attr-defined]
+    # grouped-daily stamps bars at another time of day than the flat file's NY midnight;
+    # the request names the date, so the date is the request's
+    frame = frame.with_columns(window_start=pl.lit(b.day_start, pl.Int64))
+    return validate_frame(frame, f"REST grouped daily {task.date}", b)
+
+
+def _rest_minutes(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> Parsed | None:
+    if ctx.rest is None:
+        raise RestUnavailable(f"no flat file and the REST fallback is off or has no key", key=task.minute_key,
+                              hint=ctx.rest_hint)
+    if not task.rest_symbols:
+        return None  # pre/after-hours stay NULL outside the symbol scope
+    frames = ctx.rest.minute_aggs_many(sorted(task.rest_symbols), task.date)  # type: ignore[attr-defined]
+    frame = pl.concat(list(frames.values())) if frames else None
+    if frame is None or frame.height == 0:
+        return None
+    return validate_frame(frame, f"REST minute aggs {task.date}", b)
+
+
+def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
+    """Load one session; raises a FlatloadError naming the key when the day cannot load."""
+    b = calendar.session_bounds(task.date)
+    scope = scope_text(task.scope)
+    ledger: list[LedgerEntry] = []
+    rejects: list[pl.DataFrame] = []
+    warnings: list[str] = []
+    nbytes = rows = 0
+    source = "flatfile"
+    root = ctx.parquet_root
+
+    if task.minute is not None:
+        minute, n = _fetch_file(ctx, task.minute, b)
+        nbytes += n
+        ledger.append(_entry(task.minute_key, MINUTE, task.date, task.minute, minute, "loaded", scope))
+    else:
+        minute = _rest_minutes(ctx, task, b)
+        source = "rest"
+        ledger.append(_entry(task.minute_key, MINUTE, task.date, None, None, "missing", scope,
+                             "filled from REST"))
+    if task.day is not None:
+        day, n = _fetch_file(ctx, task.day, b)
+        nbytes += n
+        ledger.append(_entry(task.day_key, DAY, task.date, task.day, day, "loaded", scope))
+    else:
+        day = _rest_day(ctx, task, b)
+        source = "rest"
+        ledger.append(_entry(task.day_key, DAY, task.date, None, None, "missing", scope, "filled from REST"))
+
+    for parsed, key in ((minute, task.minute_key), (day, task.day_key)):
+        if parsed is None:
+            continue
+        rows += parsed.rows_read
+        warnings.extend(parsed.warnings)
+        if parsed.rejects.height:
+            rejects.append(parsed.rejects.with_columns(key=pl.lit(key)))
+        if parsed.off_date:
+            warnings.append(f"{key}: {parsed.off_date} row(s) dated another New York day were not counted")
+
+    all_metrics = session_metrics(minute.frame if minute else None, day.frame if day else None, b)
+    if task.minute is not None:
+        parquet.write_atomic(parquet.minute_bars_table(minute.frame),
+                             parquet.partition_path(root, ctx.asset, parquet.MINUTE_BARS, task.date))
+    if task.day is not None:
+        parquet.write_atomic(parquet.minute_bars_table(day.frame),
+                             parquet.partition_path(root, ctx.asset, parquet.DAY_BARS, task.date))
+    parquet.write_atomic(all_metrics.with_columns(source=pl.lit(source)),
+                         parquet.partition_path(root, ctx.asset, parquet.METRICS, task.date))
+    metrics = all_metrics
+    if task.scope is not None:
+        metrics = all_metrics.filter(pl.col("symbol").is_in(pl.Series(sorted(task.scope), dtype=pl.String)))
+    reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
+                    else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
+    return DayResult(task.date, metrics, source, ledger, reject_frame, rows, nbytes, warnings)

@@ -1,0 +1,226 @@
+"""The DuckDB journal: schema from sql/, per-day upserts with their ledger, runs.
+
+Only the parent process writes here, one short connection per batch of finished
+days, so an analyst can open the file between batches. A day's journal rows,
+rejects, ledger entries and status are committed in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from .errors import JournalLocked
+from .metrics import JOURNAL_COLUMNS
+
+_VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?\.?(?: See|$)")
+
+
+def sql_dir() -> Path:
+    """sql/ inside an installed wheel, else the source checkout's top-level sql/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("flatload's sql/ directory is missing from the installation")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One object as the ledger remembers it."""
+
+    key: str
+    dataset: str
+    trade_date: dt.date
+    etag: str | None
+    size: int | None
+    last_modified: str | None
+    rows: int
+    rejected: int
+    off_date: int
+    status: str  # loaded | failed | missing
+    error: str | None
+    scope: str
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def lock_holder(message: str) -> str:
+    """'/usr/bin/python3 (PID 1234)' out of DuckDB's lock error, or a generic phrase."""
+    m = _HOLDER.search(message)
+    if not m:
+        return "another process"
+    return f"{m.group(1)} (PID {m.group(2)})" if m.group(2) else m.group(1)
+
+
+def connect(path: Path, lock_timeout: float = 0.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting with backoff up to ``lock_timeout`` s while another process holds it."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for attempt in Retrying(retry=retry_if_exception(_is_lock_error), stop=stop_after_delay(lock_timeout),
+                                wait=wait_exponential(multiplier=0.1, max=5), reraise=True):
+            with attempt:
+                return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if not _is_lock_error(exc):
+            raise
+        raise JournalLocked(f"the journal is held by {lock_holder(str(exc))}", key=str(path),
+                            hint="close that DuckDB session (or pass a longer --lock-timeout) and rerun; "
+                                 "finished Parquet partitions are kept") from None
+    raise AssertionError("unreachable")
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection, parquet_root: Path, asset: str) -> None:
+    """Run every sql/*.sql file in name order (each is idempotent)."""
+    root = Path(parquet_root).resolve().as_posix().replace("'", "''")
+    has_data = any(Path(parquet_root).glob(f"{asset}/*/*/*.parquet"))
+    for path in sorted(sql_dir().glob("*.sql")):
+        text = path.read_text().replace("{parquet_root}", root).replace("{asset}", asset)
+        if "read_parquet" in text and not has_data:
+            continue  # a view over a glob that matches nothing fails to bind; made once data exists
+        con.execute(text)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, rolled back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.DataFrame, source: str,
+               scope: frozenset[str] | None) -> None:
+    """Make the journal's rows for ``trade_date`` (within ``scope``) equal ``metrics``.
+
+    Rows whose values are unchanged keep their ``loaded_at``: upserting twice changes
+    nothing. Call inside a transaction.
+    """
+    frame = metrics.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
+    con.register("_day_metrics", frame.to_arrow())
+    try:
+        where_scope = ""
+        params: list[object] = [trade_date]
+        if scope is not None:
+            con.register("_day_scope", pl.DataFrame({"symbol": sorted(scope)}, schema={"symbol": pl.String}).to_arrow())
+            where_scope = " AND symbol IN (SELECT symbol FROM _day_scope)"
+        con.execute(f"DELETE FROM journal WHERE trade_date = ? AND symbol NOT IN "
+                    f"(SELECT symbol FROM _day_metrics){where_scope}", params)
+        cols = ", ".join(JOURNAL_COLUMNS + ["source"])
+        sets = ", ".join(f"{c} = excluded.{c}" for c in _VALUE_COLUMNS)
+        old = ", ".join(f"journal.{c}" for c in _VALUE_COLUMNS)
+        new = ", ".join(f"excluded.{c}" for c in _VALUE_COLUMNS)
+        con.execute(
+            f"INSERT INTO journal ({cols}, loaded_at) SELECT {cols}, ? FROM _day_metrics "
+            f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {sets}, loaded_at = excluded.loaded_at "
+            f"WHERE ({old}) IS DISTINCT FROM ({new})", [_now()])
+    finally:
+        con.unregister("_day_metrics")
+        if scope is not None:
+            con.unregister("_day_scope")
+
+
+def scope_text(scope: frozenset[str] | None) -> str:
+    """How a scope is stored: '*' for all symbols."""
+    return "*" if scope is None else ",".join(sorted(scope))
+
+
+def scope_covers(stored: str, wanted: frozenset[str] | None) -> bool:
+    """True when a load done with scope ``stored`` already holds every symbol ``wanted``."""
+    if stored == "*":
+        return True
+    return wanted is not None and wanted <= set(stored.split(","))
+
+
+def write_ledger(con: duckdb.DuckDBPyConnection, entries: Iterable[LedgerEntry], run_id: str) -> None:
+    """Insert or replace ledger rows (call inside the day's transaction)."""
+    now = _now()
+    rows = [(e.key, e.dataset, e.trade_date, e.etag, e.size, e.last_modified, e.rows, e.rejected, e.off_date,
+             e.status, e.error, e.scope, run_id, now) for e in entries]
+    if rows:
+        con.executemany("INSERT OR REPLACE INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def write_rejects(con: duckdb.DuckDBPyConnection, trade_date: dt.date, keys: list[str], rejects: pl.DataFrame,
+                  run_id: str) -> None:
+    """Replace the rejects of ``keys`` with ``rejects`` (key, line, reason)."""
+    if keys:
+        con.execute("DELETE FROM rejects WHERE key IN (SELECT unnest(?))", [keys])
+    if rejects.height:
+        frame = rejects.select("key", pl.lit(trade_date).alias("trade_date"), "line", "reason",
+                               pl.lit(run_id).alias("run_id"))
+        con.register("_rejects", frame.to_arrow())
+        try:
+            con.execute("INSERT INTO rejects SELECT * FROM _rejects")
+        finally:
+            con.unregister("_rejects")
+
+
+def set_day_status(con: duckdb.DuckDBPyConnection, trade_date: dt.date, status: str, detail: str | None,
+                   symbols: int, scope: str, run_id: str) -> None:
+    """Record where a session stands (flatfile / rest / failed)."""
+    con.execute("INSERT OR REPLACE INTO day_status VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [trade_date, status, detail, symbols, scope, run_id, _now()])
+
+
+def read_ledger(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+    """Ledger rows for ``keys``."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = con.execute(
+        "SELECT key, dataset, trade_date, etag, size, last_modified, rows, rejected, off_date, status, error, scope "
+        "FROM ledger WHERE key IN (SELECT unnest(?))", [keys]).fetchall()
+    return {r[0]: LedgerEntry(*r) for r in rows}
+
+
+def read_day_status(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[dt.date, tuple[str, str | None, str]]:
+    """``{date: (status, detail, scope)}`` for sessions in ``[start, end]``."""
+    rows = con.execute("SELECT trade_date, status, detail, scope FROM day_status WHERE trade_date BETWEEN ? AND ?",
+                       [start, end]).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, arguments: dict, pid: int) -> None:
+    """Record a run as running."""
+    con.execute("INSERT OR REPLACE INTO runs (run_id, command, arguments, started_at, outcome, pid) "
+                "VALUES (?, ?, ?, ?, 'running', ?)", [run_id, command, json.dumps(arguments, default=str), _now(), pid])
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, outcome: str, counts: dict[str, int],
+               errors: list[dict]) -> None:
+    """Record a run's outcome and counts."""
+    con.execute("UPDATE runs SET finished_at = ?, outcome = ?, days_planned = ?, days_done = ?, days_failed = ?, "
+                "days_skipped = ?, rows = ?, errors = ? WHERE run_id = ?",
+                [_now(), outcome, counts.get("planned", 0), counts.get("done", 0), counts.get("failed", 0),
+                 counts.get("skipped", 0), counts.get("rows", 0), json.dumps(errors, default=str), run_id])
+
+
+def mark_abandoned_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Runs still 'running' when a new run holds the lock died without finishing (kill -9)."""
+    n = con.execute("SELECT count(*) FROM runs WHERE outcome = 'running'").fetchone()[0]
+    con.execute("UPDATE runs SET outcome = 'killed', finished_at = coalesce(finished_at, ?) "
+                "WHERE outcome = 'running'", [_now()])
+    return int(n)

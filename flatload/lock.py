@@ -1,0 +1,60 @@
+"""One run per data directory: an advisory file lock, released by the OS if the process dies."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import AlreadyRunning
+
+LOCK_NAME = ".flatload.lock"
+
+
+def read_holder(data_dir: Path) -> dict:
+    """What the lock file says about the run holding it (pid, command, started)."""
+    try:
+        return json.loads((Path(data_dir) / LOCK_NAME).read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def is_locked(data_dir: Path) -> bool:
+    """True while a flatload run holds ``data_dir``."""
+    path = Path(data_dir) / LOCK_NAME
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+@contextmanager
+def run_lock(data_dir: Path, command: str) -> Iterator[None]:
+    """Hold the data directory for this run, or raise AlreadyRunning at once, touching nothing."""
+    path = Path(data_dir) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = read_holder(data_dir)
+            who = f"PID {holder.get('pid', '?')} ({holder.get('command', '?')}, started {holder.get('started', '?')})"
+            raise AlreadyRunning(f"another flatload run holds {data_dir}: {who}",
+                                 hint="wait for it to finish (flatload status shows its progress)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "command": command,
+                             "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the flock

@@ -1,0 +1,276 @@
+"""plan → pool → commit: the library entry points behind the CLI.
+
+The parent plans (calendar, listing, ledger), feeds at most ``workers + 1`` days
+to the pool, and commits finished days to DuckDB in short batches. A date counts
+as loaded only once its Parquet partitions are in place and its journal rows and
+ledger entries are committed together; a crash leaves the old state or the new.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import calendar, journal, parquet
+from .day import DayResult, DayTask, process_day
+from .errors import FlatloadError, JournalLocked
+from .lock import run_lock
+from .pool import make_pool
+from .progress import NullReporter, Reporter
+from .runlog import RunLog
+from .s3 import DAY, MINUTE, ObjectInfo, Store, ensure_credentials, month_prefixes, object_key, open_store
+from .settings import Settings
+from .summary import DayFailure, LoadSummary, Plan
+
+#: commit at least this often (seconds) so a long load makes steady, resumable progress
+COMMIT_EVERY = 5.0
+
+
+def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | None = None, *,
+         handle_signals: bool = False) -> LoadSummary:
+    """Load every NYSE session in ``[start, end]``; returns what was done, skipped and failed."""
+    if end < start:
+        from .errors import ConfigError
+
+        raise ConfigError(f"--end {end} is before --start {start}")
+    days = calendar.sessions(start, end)
+    args = {"start": start, "end": end}
+    return run_days(days, settings, reporter, command="load", arguments=args, handle_signals=handle_signals)
+
+
+def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, reporter: Reporter | None = None,
+            *, now: dt.datetime | None = None, handle_signals: bool = False) -> LoadSummary:
+    """Load the latest closed session (or ``date``) and re-check the ``lookback`` sessions before it.
+
+    Re-checking reloads objects whose ETag changed and upgrades REST rows whose flat file now exists.
+    """
+    if date is not None and not calendar.is_session(date):
+        from .errors import ConfigError
+
+        raise ConfigError(f"{date} is not an NYSE session", hint="pick a trading day, or omit --date")
+    target = date or calendar.latest_closed_session(now)
+    days = calendar.previous_sessions(target, lookback) + [target]
+    args = {"date": target, "lookback": lookback}
+    return run_days(days, settings, reporter, command="refresh", arguments=args, handle_signals=handle_signals)
+
+
+def list_objects(store: Store, asset: str, days: Sequence[dt.date]) -> dict[str, ObjectInfo]:
+    """The listing of both datasets for the months ``days`` touch, by key."""
+    listing: dict[str, ObjectInfo] = {}
+    for dataset in (MINUTE, DAY):
+        for prefix in month_prefixes(asset, dataset, days):
+            for obj in store.list(prefix):
+                listing[obj.key] = obj
+    return listing
+
+
+def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo],
+              con) -> Plan:
+    """Decide per session: load (and from where), skip (already loaded), or fail now (no file, no REST)."""
+    plan = Plan(days=list(days))
+    keys = [object_key(settings.asset, ds, d) for d in days for ds in (MINUTE, DAY)]
+    ledger = journal.read_ledger(con, keys)
+    status = journal.read_day_status(con, min(days), max(days)) if days else {}
+    rest_ok = settings.use_rest and bool(settings.api_key)
+    for d in days:
+        mk, dk = object_key(settings.asset, MINUTE, d), object_key(settings.asset, DAY, d)
+        m, dy = listing.get(mk), listing.get(dk)
+        state = status.get(d)
+        loaded_scope = state[2] if state else None
+        covered = loaded_scope is not None and journal.scope_covers(loaded_scope, settings.symbols)
+        if not settings.force and state and state[0] in ("flatfile", "rest") and covered:
+            same = all(obj is not None and (e := ledger.get(obj.key)) is not None and e.status == "loaded"
+                       and e.etag == obj.etag for obj in (m, dy))
+            if same:
+                plan.skipped.append((d, "already loaded, same ETag"))
+                continue
+            if state[0] == "rest" and (m is None or dy is None) and not (m or dy):
+                plan.skipped.append((d, "loaded from REST; flat files still missing"))
+                continue
+        if (m is None or dy is None) and not rest_ok:
+            missing = mk if m is None else dk
+            hint = ("set MASSIVE_API_KEY to fill it from REST, or rerun after the vendor publishes it "
+                    "(about 11:00 ET the next day)") if settings.use_rest else \
+                "rerun after the vendor publishes it (about 11:00 ET the next day), or drop --no-rest"
+            plan.failed.append(DayFailure(d, missing, "no flat file in the bucket", True, hint))
+            continue
+        replaced = [p for p in (parquet.partition_path(settings.parquet_dir, settings.asset, ds, d)
+                                for ds in (parquet.MINUTE_BARS, parquet.METRICS)) if p.exists()]
+        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, settings.symbols))
+        plan.replaces.extend(str(p) for p in replaced)
+    return plan
+
+
+@contextmanager
+def _signals(enabled: bool) -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of dying: the loop stops feeding days and commits what is done."""
+    got: list[int] = []
+    if not enabled:
+        yield got
+        return
+
+    def handler(signum, _frame) -> None:
+        got.append(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | None = None, *,
+             command: str = "load", arguments: dict | None = None, handle_signals: bool = False) -> LoadSummary:
+    """Plan and run a load of ``days``: the shared engine of load, refresh and pairs."""
+    reporter = reporter or NullReporter()
+    arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
+                 "force": settings.force, "workers": settings.workers}
+    ensure_credentials(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(settings.data_dir, command):
+        parquet.clean_temp(settings.parquet_dir)
+        store = open_store(settings)
+        listing = list_objects(store, settings.asset, days)
+        con = journal.connect(settings.journal_path, settings.lock_timeout)
+        try:
+            journal.apply_schema(con, settings.parquet_dir, settings.asset)
+            journal.mark_abandoned_runs(con)
+            plan = make_plan(days, settings, listing, con)
+            run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+            if not settings.dry_run:
+                journal.start_run(con, run_id, command, arguments, os.getpid())
+        finally:
+            con.close()
+        summary = LoadSummary(run_id=run_id, command=command, planned=len(days), plan=plan,
+                              dry_run=settings.dry_run)
+        summary.skipped = list(plan.skipped)
+        if settings.dry_run:
+            summary.failed = list(plan.failed)
+            return summary
+        runlog = RunLog(settings.runs_dir, run_id, command, arguments)
+        _Runner(settings, plan, summary, reporter, runlog).run(handle_signals)
+        return summary
+
+
+@dataclass
+class _Runner:
+    settings: Settings
+    plan: Plan
+    summary: LoadSummary
+    reporter: Reporter
+    runlog: RunLog
+    pending_commit: list[DayResult] = field(default_factory=list)
+    pending_fail: list[DayFailure] = field(default_factory=list)
+    last_commit: float = field(default_factory=time.monotonic)
+
+    def run(self, handle_signals: bool) -> None:
+        s, summary = self.settings, self.summary
+        t0 = time.monotonic()
+        tasks = deque(self.plan.tasks)
+        self.pending_fail.extend(self.plan.failed)
+        total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in tasks)
+        self.reporter.start(len(tasks), total_bytes)
+        self.runlog.write(summary, state="running")
+        locked: JournalLocked | None = None
+        with _signals(handle_signals) as got, make_pool(s) as pool:
+            inflight: dict[Future, DayTask] = {}
+            while tasks or inflight:
+                while tasks and not got and locked is None and len(inflight) < s.workers + 1:
+                    task = tasks.popleft()
+                    inflight[pool.submit(process_day, task)] = task
+                if not inflight:
+                    break
+                done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    self._collect(inflight.pop(fut), fut)
+                if time.monotonic() - self.last_commit >= COMMIT_EVERY and locked is None:
+                    locked = self._try_commit(wait_lock=False)
+            if got:
+                summary.interrupted = got[0]
+                summary.not_started = [t.date for t in tasks]
+        summary.seconds = time.monotonic() - t0
+        locked = self._try_commit(wait_lock=True)
+        self.reporter.close()
+        outcome = summary.outcome if locked is None else "locked"
+        self.runlog.write(summary, state=outcome)
+        if locked is not None:
+            raise locked
+        self._finish(outcome)
+
+    def _collect(self, task: DayTask, fut: Future) -> None:
+        exc = fut.exception()
+        if exc is None:
+            result: DayResult = fut.result()
+            self.pending_commit.append(result)
+            self.reporter.advance(task.date, result.rows, result.nbytes)
+            for w in result.warnings:
+                self.summary.warnings.append(w)
+            return
+        if isinstance(exc, FlatloadError):
+            failure = DayFailure(task.date, exc.key or task.minute_key, exc.message, exc.transient, exc.hint)
+        else:  # a bug, not bad input: keep the type so it can be reported
+            failure = DayFailure(task.date, task.minute_key, f"unexpected {type(exc).__name__}: {exc}", False,
+                                 "rerun with --verbose --workers 1 and report it")
+        self.pending_fail.append(failure)
+        self.reporter.advance(task.date, 0, 0, failure.line())
+
+    def _try_commit(self, wait_lock: bool) -> JournalLocked | None:
+        if not self.pending_commit and not self.pending_fail:
+            return None
+        try:
+            con = journal.connect(self.settings.journal_path, self.settings.lock_timeout if wait_lock else 0.5)
+        except JournalLocked as exc:
+            return exc if wait_lock else None
+        try:
+            for result in self.pending_commit:
+                _commit_result(con, result, self.summary.run_id)
+                self.summary.record_done(result)
+            for failure in self.pending_fail:
+                _commit_failure(con, failure, self.settings, self.summary.run_id)
+                self.summary.failed.append(failure)
+        finally:
+            con.close()
+        self.pending_commit.clear()
+        self.pending_fail.clear()
+        self.last_commit = time.monotonic()
+        self.runlog.write(self.summary, state="running")
+        return None
+
+    def _finish(self, outcome: str) -> None:
+        con = journal.connect(self.settings.journal_path, self.settings.lock_timeout)
+        try:
+            journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
+                               [f.to_dict() for f in self.summary.failed])
+        finally:
+            con.close()
+
+
+def _commit_result(con, result: DayResult, run_id: str) -> None:
+    scope = result.ledger[0].scope if result.ledger else "*"
+    scope_set = None if scope == "*" else frozenset(scope.split(","))
+    with journal.transaction(con):
+        journal.upsert_day(con, result.date, result.metrics, result.source, scope_set)
+        journal.write_rejects(con, result.date, [e.key for e in result.ledger], result.rejects, run_id)
+        journal.write_ledger(con, result.ledger, run_id)
+        journal.set_day_status(con, result.date, result.source, None, result.metrics.height, scope, run_id)
+
+
+def _commit_failure(con, failure: DayFailure, settings: Settings, run_id: str) -> None:
+    scope = journal.scope_text(settings.symbols)
+    dataset = DAY if "/day_aggs" in failure.key else MINUTE
+    entry = journal.LedgerEntry(failure.key, dataset, failure.date, None, None, None, 0, 0, 0,
+                                "failed", failure.line(), scope)
+    with journal.transaction(con):
+        journal.write_ledger(con, [entry], run_id)
+        current = journal.read_day_status(con, failure.date, failure.date).get(failure.date)
+        # a day loaded earlier keeps its rows and status; the failure stays visible in the ledger
+        if current is None or current[0] == "failed":
+            journal.set_day_status(con, failure.date, "failed", failure.line(), 0, scope, run_id)

@@ -1,0 +1,102 @@
+"""The one pool factory: inline for one worker, a process pool for more.
+
+Each worker process builds its own store (boto3 client) and REST client in the
+initializer: clients do not cross a fork/spawn boundary. Workers ignore SIGINT so
+that Ctrl-C reaches only the parent, which finishes in-flight days and commits.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from .settings import Settings
+
+_CTX: Any = None  # the worker's WorkerContext
+
+
+def build_context(settings: Settings, rest_rpm: int | None = None):
+    """The per-process state a worker needs (also used inline)."""
+    from .day import WorkerContext
+    from .s3 import open_store
+
+    rest = None
+    hint = "set MASSIVE_API_KEY to fill missing days from the REST API"
+    if not settings.use_rest:
+        hint = "drop --no-rest to fill missing days from the REST API, or rerun once the file is published"
+    elif settings.api_key:
+        from .rest import RestClient
+
+        rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm)
+    return WorkerContext(store=open_store(settings), parquet_root=str(settings.parquet_dir),
+                         asset=settings.asset, rest=rest, rest_hint=hint)
+
+
+def _init_worker(settings: Settings, rest_rpm: int | None) -> None:
+    global _CTX
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _CTX = build_context(settings, rest_rpm)
+
+
+def _run_in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(_CTX, *args)
+
+
+class InlineExecutor(Executor):
+    """Runs each call at submit time in this process: one worker, easy to debug."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.ctx = build_context(settings, settings.rest_rpm)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(self.ctx, *args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed back like a pool would
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+
+class WorkerPool(Executor):
+    """A process pool whose ``submit(fn, *args)`` calls ``fn(worker_context, *args)``."""
+
+    def __init__(self, settings: Settings) -> None:
+        workers = settings.workers
+        rpm = max(1, settings.rest_rpm // workers) if settings.rest_rpm else None
+        # spawn, not fork: the parent may already run Polars and urllib3 threads
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(settings, rpm))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self.pool.submit(_run_in_worker, fn, *args)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@contextmanager
+def make_pool(settings: Settings) -> Iterator[Executor]:
+    """``workers=1``: inline. More: a spawn process pool, each worker's Polars capped to its share of cores."""
+    if settings.workers == 1:
+        yield InlineExecutor(settings)
+        return
+    cores = os.cpu_count() or 1
+    threads = str(max(1, cores // settings.workers))
+    # spawned children read the environment at start; the parent's own thread pool is already sized
+    saved = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = threads
+    pool = WorkerPool(settings)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if saved is None:
+            os.environ.pop("POLARS_MAX_THREADS", None)
+        else:
+            os.environ["POLARS_MAX_THREADS"] = saved

@@ -1,0 +1,131 @@
+"""Progress reporters, injected into the pipeline (null by default).
+
+``TqdmReporter`` draws a bar on a terminal; ``LogReporter`` writes a line every
+few seconds for cron and CI logs; ``NullReporter`` says nothing (``--quiet`` and
+library callers that did not ask).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from typing import Protocol
+
+from tqdm import tqdm
+
+log = logging.getLogger("flatload")
+
+
+class Reporter(Protocol):
+    """What the pipeline tells about its progress."""
+
+    def start(self, days: int, total_bytes: int) -> None: ...
+    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None: ...
+    def note(self, message: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullReporter:
+    """Reports nothing."""
+
+    def start(self, days: int, total_bytes: int) -> None:
+        pass
+
+    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Rates:
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.rows = 0
+        self.bytes = 0
+        self.done = 0
+        self.failed = 0
+
+    def add(self, rows: int, nbytes: int, error: str | None) -> None:
+        self.rows += rows
+        self.bytes += nbytes
+        self.done += 1
+        self.failed += error is not None
+
+    def text(self) -> str:
+        secs = max(time.monotonic() - self.t0, 1e-9)
+        return f"{self.rows / secs:,.0f} rows/s, {self.bytes / secs / 1e6:.1f} MB/s"
+
+
+class TqdmReporter:
+    """A tqdm bar over days with rows/s and MB/s, for terminals."""
+
+    def __init__(self, file=None) -> None:
+        self.file = file or sys.stderr
+        self.bar: tqdm | None = None
+        self.rates = _Rates()
+
+    def start(self, days: int, total_bytes: int) -> None:
+        self.rates = _Rates()
+        self.bar = tqdm(total=days, unit="day", file=self.file, dynamic_ncols=True, desc="loading")
+
+    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
+        self.rates.add(rows, nbytes, error)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{day} | {self.rates.text()} | failed {self.rates.failed}", refresh=False)
+            self.bar.update(1)
+            if error:
+                self.bar.write(f"failed {day}: {error}", file=self.file)
+
+    def note(self, message: str) -> None:
+        (self.bar.write if self.bar is not None else print)(message, file=self.file)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class LogReporter:
+    """A log line every ``interval`` seconds (and for each failure), for cron."""
+
+    def __init__(self, interval: float = 30.0, logger: logging.Logger | None = None) -> None:
+        self.interval = interval
+        self.log = logger or log
+        self.total = 0
+        self.rates = _Rates()
+        self.last = 0.0
+
+    def start(self, days: int, total_bytes: int) -> None:
+        self.total, self.rates, self.last = days, _Rates(), time.monotonic()
+        self.log.info("loading %d session(s), %.1f MB to fetch", days, total_bytes / 1e6)
+
+    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
+        self.rates.add(rows, nbytes, error)
+        if error:
+            self.log.warning("failed %s: %s", day, error)
+        now = time.monotonic()
+        if now - self.last >= self.interval or self.rates.done == self.total:
+            self.last = now
+            self.log.info("%d/%d days (%d failed), %s", self.rates.done, self.total, self.rates.failed,
+                          self.rates.text())
+
+    def note(self, message: str) -> None:
+        self.log.warning("%s", message)
+
+    def close(self) -> None:
+        pass
+
+
+def default_reporter(quiet: bool = False, stream=None) -> Reporter:
+    """tqdm on a TTY, log lines otherwise, nothing when quiet."""
+    stream = stream or sys.stderr
+    if quiet:
+        return NullReporter()
+    if getattr(stream, "isatty", lambda: False)():
+        return TqdmReporter(stream)
+    return LogReporter()

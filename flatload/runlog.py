@@ -1,0 +1,38 @@
+"""One JSON file per run under ``<data_dir>/runs/``: live progress while running, the audit trail after."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from .summary import LoadSummary
+
+
+class RunLog:
+    """Writes ``runs/<run_id>.json`` atomically each time the run's state changes."""
+
+    def __init__(self, runs_dir: Path, run_id: str, command: str, arguments: dict) -> None:
+        self.path = Path(runs_dir) / f"{run_id}.json"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.header = {"run_id": run_id, "command": command, "arguments": arguments, "pid": os.getpid(),
+                       "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+    def write(self, summary: LoadSummary, state: str) -> None:
+        body = {**self.header, **summary.to_dict(), "state": state,
+                "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(body, indent=2, default=str))
+        os.replace(tmp, self.path)
+
+
+def read_runs(runs_dir: Path, limit: int = 10) -> list[dict]:
+    """The newest ``limit`` run files, newest first."""
+    files = sorted(Path(runs_dir).glob("*.json"), reverse=True)[:limit]
+    out = []
+    for f in files:
+        try:
+            out.append(json.loads(f.read_text()))
+        except (OSError, ValueError):
+            continue
+    return out

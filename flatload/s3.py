@@ -1,0 +1,190 @@
+"""Where flat files come from: the vendor's S3 bucket, or a local mirror of it.
+
+Both stores list objects with their ETag (the ledger keys on it: the vendor
+regenerates files in place) and fetch whole objects as bytes. Retries of 5xx,
+throttling and dropped connections are botocore's standard retry mode; this
+module only turns what is left into domain errors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config
+
+from .errors import (
+    ConfigError,
+    CorruptFile,
+    EndpointUnreachable,
+    FetchError,
+    NotEntitled,
+    ObjectMissing,
+)
+from .settings import Settings
+
+MINUTE = "minute_aggs_v1"
+DAY = "day_aggs_v1"
+
+
+def object_key(asset: str, dataset: str, d: dt.date) -> str:
+    """``us_stocks_sip/minute_aggs_v1/2024/03/2024-03-11.csv.gz``."""
+    return f"{asset}/{dataset}/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
+
+
+def month_prefixes(asset: str, dataset: str, days: Iterable[dt.date]) -> list[str]:
+    """One listing prefix per month touched by ``days`` (a month is < 1,000 keys: one page)."""
+    return sorted({f"{asset}/{dataset}/{d:%Y}/{d:%m}/" for d in days})
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the listing says about one object."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: str
+
+
+class Store(Protocol):
+    """The two operations the loader needs from a bucket."""
+
+    def describe(self) -> str: ...
+    def list(self, prefix: str) -> list[ObjectInfo]: ...
+    def get(self, key: str) -> bytes: ...
+
+
+def make_client(settings: Settings):  # -> botocore S3 client
+    """A boto3 S3 client for the vendor endpoint: s3v4, standard retries, bounded pool."""
+    session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    config = Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=60,
+        max_pool_connections=4,
+    )
+    try:
+        # no region is known to be required; a fixed one keeps botocore from asking IMDS
+        return session.client("s3", endpoint_url=settings.endpoint_url, config=config, region_name="us-east-1")
+    except (bce.ProfileNotFound, ValueError) as exc:
+        raise ConfigError(f"cannot build the S3 client for {settings.endpoint_url}: {exc}") from None
+
+
+class S3Store:
+    """The vendor's bucket (or any S3-compatible endpoint)."""
+
+    def __init__(self, client, bucket: str, endpoint_url: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket} at {self.endpoint_url}"
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under ``prefix`` (the paginator follows continuation tokens)."""
+        out: list[ObjectInfo] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", ()):
+                    out.append(ObjectInfo(obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]),
+                                          obj["LastModified"].isoformat()))
+        except bce.ClientError as exc:
+            raise self._client_error(exc, prefix) from None
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+            raise self._unreachable(exc) from None
+        return out
+
+    def get(self, key: str) -> bytes:
+        """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable."""
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+            return resp["Body"].read()
+        except bce.ClientError as exc:
+            raise self._client_error(exc, key) from None
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+            raise self._unreachable(exc) from None
+        except (bce.ReadTimeoutError, bce.ResponseStreamingError, bce.IncompleteReadError,
+                bce.ConnectionClosedError) as exc:
+            raise FetchError(f"download failed after retries: {exc}", key=key,
+                             hint="rerun later; finished days are kept") from None
+
+    def _client_error(self, exc: bce.ClientError, what: str):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403 or code in ("AccessDenied", "Forbidden", "403"):
+            return NotEntitled(f"not entitled to this dataset (HTTP 403 from {self.endpoint_url})", key=what,
+                               hint="check that your plan covers it and the S3 keys are the flat-files keys")
+        if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
+            return ObjectMissing("no such object", key=what, hint="not published yet, or absent for this day")
+        if code == "NoSuchBucket":
+            return ConfigError(f"bucket {self.bucket!r} does not exist at {self.endpoint_url}",
+                               hint="check --bucket / FLATLOAD_BUCKET")
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return NotEntitled(f"S3 rejected the credentials ({code})", key=what,
+                               hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to the flat-files S3 keys")
+        return FetchError(f"S3 error {code or status} after retries", key=what, hint="rerun later")
+
+    def _unreachable(self, exc: Exception) -> EndpointUnreachable:
+        return EndpointUnreachable(f"cannot reach {self.endpoint_url}: {type(exc).__name__}",
+                                   hint="check --endpoint-url / FLATLOAD_ENDPOINT_URL and the network")
+
+
+class MirrorStore:
+    """A local directory laid out like the bucket (for offline reloads and tests)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ConfigError(f"mirror directory {self.root} does not exist", hint="check --mirror")
+
+    def describe(self) -> str:
+        return f"mirror {self.root}"
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        out = []
+        for path in sorted(base.rglob("*.csv.gz")):
+            st = path.stat()
+            # size + mtime identify a version as well as an ETag would, without reading the file
+            etag = hashlib.md5(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
+            modified = dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat()
+            out.append(ObjectInfo(path.relative_to(self.root).as_posix(), etag, st.st_size, modified))
+        return out
+
+    def get(self, key: str) -> bytes:
+        path = self.root / key
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ObjectMissing("no such file in the mirror", key=key) from None
+        except OSError as exc:
+            raise CorruptFile(f"cannot read: {exc.strerror}", key=key) from None
+
+
+def open_store(settings: Settings) -> Store:
+    """The mirror when configured, else the S3 bucket."""
+    if settings.mirror is not None:
+        return MirrorStore(settings.mirror)
+    return S3Store(make_client(settings), settings.bucket, settings.endpoint_url)
+
+
+def ensure_credentials(settings: Settings) -> None:
+    """Fail early, with the fix, when S3 is used and no credentials are found."""
+    if settings.mirror is not None:
+        return
+    session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    if session.get_credentials() is None and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        raise ConfigError("no S3 credentials found",
+                          hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to your flat-files keys, or --profile")

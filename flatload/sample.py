@@ -1,0 +1,165 @@
+"""Synthetic flat files, shaped like the vendor's, for the demo, the tests and the benchmark.
+
+Nothing here is vendor data. The generator reproduces what matters to the loader:
+the exact CSV header, nanosecond ``window_start``, bars only for some minutes
+from 04:00 to 20:00 ET (17:00 on early closes), case-sensitive tickers
+(``ABRpD``, ``TpC`` vs ``TPC``, a ticker named ``NA``), a day file with one row
+per ticker stamped at New York midnight, tickers present in only one of the two
+files, and bars sitting exactly on every session boundary.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from . import calendar
+from .parse import CSV_COLUMNS
+from .s3 import DAY, MINUTE, object_key
+
+SPECIAL_TICKERS = ["AAPL", "BRK.B", "ABRpD", "TpC", "TPC", "NA", "SPY", "QQQ"]
+NS_PER_MIN = 60_000_000_000
+
+
+@dataclass(frozen=True)
+class SampleDay:
+    """One session's generated files, as frames in the CSV's column order."""
+
+    date: dt.date
+    minute: pl.DataFrame
+    day: pl.DataFrame
+
+
+def _tickers(n: int, rng: np.random.Generator) -> list[str]:
+    names = list(SPECIAL_TICKERS[: max(n, 0)])
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    seen = set(names)
+    while len(names) < n:
+        width = int(rng.integers(2, 5))
+        name = "".join(rng.choice(letters, width))
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 0.35,
+               minute_only: int = 1, day_only: int = 1) -> SampleDay:
+    """Generate one session's minute and day aggregates.
+
+    ``density`` is the mean share of minutes with a bar (about 0.19 gives ~2 M rows
+    for 11,000 tickers, the size of a real day). ``minute_only`` tickers appear only in
+    the minute file and ``day_only`` only in the day file, as happens in real files.
+    """
+    b = calendar.session_bounds(d)
+    rng = np.random.default_rng([seed, d.toordinal()])
+    tickers = _tickers(n_tickers + day_only, rng)
+    n = len(tickers)
+    minutes = (b.post_end - b.pre_start) // NS_PER_MIN
+    starts = b.pre_start + np.arange(minutes, dtype=np.int64) * NS_PER_MIN
+    regular = (starts >= b.open) & (starts < b.close)
+
+    # liquid names trade most regular minutes; extended hours are thinner
+    liquidity = np.clip(rng.beta(0.6, 1.2, n) * density / 0.33, 0.01, 1.0)
+    p = np.where(regular[None, :], liquidity[:, None], liquidity[:, None] * 0.3)
+    present = rng.random((n, minutes)) < p
+    # every special ticker trades on each window boundary: the edges are where bugs live
+    edges = np.isin(starts, [b.pre_start, b.open - NS_PER_MIN, b.open, b.close - NS_PER_MIN, b.close,
+                             b.post_end - NS_PER_MIN])
+    n_special = min(len(SPECIAL_TICKERS), n_tickers)
+    present[:n_special] |= edges[None, :]
+    present[n_tickers:] = False  # day-only tickers
+
+    base = np.exp(rng.uniform(np.log(2), np.log(600), n))
+    walk = np.exp(np.cumsum(rng.normal(0, 0.0015, (n, minutes + 1)), axis=1))
+    path = base[:, None] * walk
+    rows, cols = np.nonzero(present)
+    o = path[rows, cols]
+    c = path[rows, cols + 1]
+    spread = np.abs(rng.normal(0, 0.001, rows.size))
+    h = np.maximum(o, c) * (1 + spread)
+    low = np.minimum(o, c) * (1 - spread)
+    vol = rng.integers(1, 5_000, rows.size) * np.where(regular[cols], 10, 1)
+    trades = np.maximum(1, vol // 37)
+    minute = pl.DataFrame({
+        "ticker": np.array(tickers, dtype=object)[rows],
+        "volume": vol.astype(np.int64),
+        "open": np.round(o, 4),
+        "close": np.round(c, 4),
+        "high": np.round(h, 4),
+        "low": np.round(low, 4),
+        "window_start": starts[cols],
+        "transactions": trades.astype(np.int64),
+    }, schema=_schema())
+    day = _day_from_minutes(minute, b, tickers[n_tickers:], rng, drop=minute_only)
+    return SampleDay(d, minute, day)
+
+
+def _schema() -> dict[str, pl.DataType]:
+    return {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
+            "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
+
+
+def _day_from_minutes(minute: pl.DataFrame, b: calendar.SessionBounds, extra: list[str],
+                      rng: np.random.Generator, drop: int) -> pl.DataFrame:
+    ws = pl.col("window_start")
+    reg = minute.filter((ws >= b.open) & (ws <= b.close))  # the official close prints in the close bar
+    day = (reg.sort("ticker", "window_start").group_by("ticker", maintain_order=True).agg(
+        pl.col("volume").sum(), pl.col("open").first(), pl.col("close").last(),
+        pl.col("high").max(), pl.col("low").min(), pl.col("transactions").sum()))
+    if drop:
+        # the last few tickers trade only outside the regular session or are missing from the day file
+        day = day.head(max(day.height - drop, 0))
+    if extra:
+        px = np.round(np.exp(rng.uniform(np.log(2), np.log(100), len(extra))), 4)
+        day = pl.concat([day, pl.DataFrame({
+            "ticker": extra, "volume": rng.integers(100, 10_000, len(extra)), "open": px, "close": px,
+            "high": px, "low": px, "transactions": np.full(len(extra), 3)},
+            schema_overrides={"volume": pl.Int64, "transactions": pl.Int64})], how="diagonal")
+    return day.with_columns(window_start=pl.lit(b.day_start, pl.Int64)).select(CSV_COLUMNS).cast(_schema())
+
+
+def to_csv_gz(frame: pl.DataFrame, level: int = 6) -> bytes:
+    """The frame as the vendor ships it: header + rows, gzip."""
+    buf = io.BytesIO()
+    frame.select(CSV_COLUMNS).write_csv(buf)
+    return gzip.compress(buf.getvalue(), compresslevel=level)
+
+
+def day_files(day: SampleDay, asset: str = "us_stocks_sip", level: int = 6) -> dict[str, bytes]:
+    """``{key: gz bytes}`` for one generated session."""
+    return {object_key(asset, MINUTE, day.date): to_csv_gz(day.minute, level),
+            object_key(asset, DAY, day.date): to_csv_gz(day.day, level)}
+
+
+def write_mirror(root: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` under ``root`` in the bucket's layout."""
+    for key, data in files.items():
+        path = Path(root) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def upload(client, bucket: str, files: dict[str, bytes]) -> None:
+    """Put ``files`` into an S3 bucket (created when missing)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception:  # noqa: BLE001 - any failure here means "create it"
+        client.create_bucket(Bucket=bucket)
+    for key, data in files.items():
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def generate(dates: Iterable[dt.date], n_tickers: int = 40, seed: int = 0, **kwargs: object) -> dict[str, bytes]:
+    """Files for several sessions (non-sessions are skipped: no file on holidays)."""
+    files: dict[str, bytes] = {}
+    for d in dates:
+        if calendar.is_session(d):
+            files.update(day_files(sample_day(d, n_tickers, seed, **kwargs)))  # type: ignore[arg-type]
+    return files

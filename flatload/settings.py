@@ -1,0 +1,133 @@
+"""Typed settings: explicit arguments > environment > defaults. Secrets never print."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_ENDPOINT = "https://files.massive.com"
+DEFAULT_BUCKET = "flatfiles"
+DEFAULT_REST_URL = "https://api.massive.com"
+#: one worker needs about this much memory at peak for a real-size day (measured by scripts/bench.py)
+WORKER_MEMORY_BYTES = 1_500 * 1024 * 1024
+
+
+def default_workers() -> int:
+    """The cores, capped by what memory allows."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return cores
+    return max(1, min(cores, available // WORKER_MEMORY_BYTES))
+
+
+def parse_symbols(text: str | None) -> frozenset[str] | None:
+    """``"AAPL, BRK.B"`` → frozenset. Case is kept: ``TpC`` and ``TPC`` differ."""
+    if not text:
+        return None
+    symbols = frozenset(s.strip() for s in text.split(",") if s.strip())
+    return symbols or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs. Build with :meth:`from_env` to apply the environment."""
+
+    data_dir: Path = Path("flatload-data")
+    endpoint_url: str = DEFAULT_ENDPOINT
+    bucket: str = DEFAULT_BUCKET
+    profile: str | None = None
+    #: a local directory laid out like the bucket; when set, S3 is not used
+    mirror: Path | None = None
+    asset: str = "us_stocks_sip"
+    workers: int = field(default_factory=default_workers)
+    symbols: frozenset[str] | None = None
+    force: bool = False
+    dry_run: bool = False
+    rest_url: str = DEFAULT_REST_URL
+    api_key: str | None = field(default=None, repr=False)
+    use_rest: bool = True
+    rest_rpm: int | None = None
+    lock_timeout: float = 60.0
+    #: botocore standard-mode attempts per request (first try included)
+    s3_max_attempts: int = 5
+    s3_connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.lock_timeout < 0:
+            raise ConfigError("--lock-timeout must not be negative")
+        if self.rest_rpm is not None and self.rest_rpm < 1:
+            raise ConfigError("--rest-rpm must be at least 1")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "api_key"}
+        shown["api_key"] = "***" if self.api_key else None
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Defaults, then ``FLATLOAD_*`` / API key variables, then ``overrides`` (None = not given)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, var, conv in _ENV:
+            if env.get(var):
+                values[name] = conv(env[var])
+        key = env.get("MASSIVE_API_KEY") or env.get("POLYGON_API_KEY")
+        if key:
+            values["api_key"] = key
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid setting: {exc}") from exc
+
+    def replace(self, **changes: object) -> "Settings":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "flatload.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.data_dir / "parquet"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"expected a whole number, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"expected a number, got {text!r}") from None
+
+
+_ENV: list[tuple[str, str, object]] = [
+    ("data_dir", "FLATLOAD_DATA_DIR", Path),
+    ("endpoint_url", "FLATLOAD_ENDPOINT_URL", str),
+    ("bucket", "FLATLOAD_BUCKET", str),
+    ("mirror", "FLATLOAD_MIRROR", Path),
+    ("workers", "FLATLOAD_WORKERS", _int),
+    ("symbols", "FLATLOAD_SYMBOLS", parse_symbols),
+    ("rest_url", "FLATLOAD_REST_URL", str),
+    ("rest_rpm", "FLATLOAD_REST_RPM", _int),
+    ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),
+    ("profile", "AWS_PROFILE", str),
+]

@@ -1,0 +1,202 @@
+"""A fake Massive/Polygon REST API: a real HTTP server on 127.0.0.1 serving aggregates.
+
+Data comes from frames in the flat-file schema (``window_start`` in ns). It mimics what
+the client relies on: bearer auth, ``results`` rows with ``t`` in milliseconds,
+pagination through an absolute ``next_url`` carrying only an opaque ``cursor`` (like the
+real API it does not repeat ``adjusted`` or any key), a genuinely empty answer that omits
+``results``, and scripted faults (429, 5xx, 200-with-null-results, 403, dropped sockets).
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+NY = ZoneInfo("America/New_York")
+GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/"
+TICKER = "/v2/aggs/ticker/"
+
+
+@dataclass
+class Fault:
+    """One scripted answer. ``body`` None sends a generic JSON error; ``drop`` closes the socket."""
+
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    persistent: bool = False  # never consumed: every matching request gets it
+    drop: bool = False
+
+
+def _ny_date(ns: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(ns / 1e9, tz=NY).date()
+
+
+def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
+    """Frame rows as REST results (``t`` in ms), each tagged with its ticker and NY date."""
+    if frame is None or frame.height == 0:
+        return []
+    out = []
+    for r in frame.iter_rows(named=True):
+        res: dict[str, Any] = {"v": r["volume"], "vw": round((r["high"] + r["low"] + r["close"]) / 3, 4),
+                               "o": r["open"], "c": r["close"], "h": r["high"], "l": r["low"],
+                               "t": r["window_start"] // 1_000_000}
+        if r.get("transactions") is not None:
+            res["n"] = r["transactions"]
+        out.append({"ticker": r["ticker"], "date": _ny_date(r["window_start"]), "res": res})
+    return out
+
+
+class FakeRest:
+    """Serve grouped daily and minute aggregates on ``http://127.0.0.1:<port>``."""
+
+    def __init__(self, minute: pl.DataFrame | None = None, day: pl.DataFrame | None = None,
+                 api_key: str = "test-key", page_size: int = 50000) -> None:
+        self.api_key = api_key
+        self.page_size = page_size
+        #: origin written into next_url (default: this server); tests set another host
+        self.next_base: str | None = None
+        self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._minute: list[dict[str, Any]] = _rows(minute)
+        self._day: list[dict[str, Any]] = _rows(day)
+        self._faults: list[tuple[str, list[Fault]]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-rest", daemon=True)  # quick stop()
+        self._thread.start()
+
+    # ------------------------------------------------------------------ control
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_day(self, day: pl.DataFrame) -> None:
+        with self._lock:
+            self._day.extend(_rows(day))
+
+    def add_minutes(self, minute: pl.DataFrame) -> None:
+        with self._lock:
+            self._minute.extend(_rows(minute))
+
+    def script(self, path_prefix: str, responses: list[Fault]) -> None:
+        """Queue faults for requests whose path starts with ``path_prefix`` (raw, as sent)."""
+        with self._lock:
+            self._faults.append((path_prefix, list(responses)))
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return [r[1] for r in self.requests]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeRest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ serving
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for prefix, queue in self._faults:
+                if path.startswith(prefix) and queue:
+                    return queue[0] if queue[0].persistent else queue.pop(0)
+        return None
+
+    def _answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {"status": "ERROR", "request_id": uuid.uuid4().hex,
+                         "error": "API Key was not provided"}
+        adjusted = query.get("adjusted", "true") != "false"
+        rid = uuid.uuid4().hex
+        parts = [unquote(p) for p in path.split("/")]
+        try:
+            if path.startswith(GROUPED) and len(parts) == 9:
+                d = datetime.date.fromisoformat(parts[8])
+                with self._lock:
+                    res = [dict(r["res"], T=r["ticker"]) for r in self._day if r["date"] == d]
+                body: dict[str, Any] = {"queryCount": len(res), "resultsCount": len(res),
+                                        "adjusted": adjusted, "status": "OK", "request_id": rid,
+                                        "count": len(res)}
+                if res:
+                    body["results"] = res
+                return 200, body
+            # /v2/aggs/ticker/{T}/range/1/minute/{from}/{to}
+            if path.startswith(TICKER) and len(parts) == 10 and parts[5:8] == ["range", "1", "minute"]:
+                ticker = parts[4]
+                lo, hi = datetime.date.fromisoformat(parts[8]), datetime.date.fromisoformat(parts[9])
+                if "cursor" in query:
+                    state = json.loads(base64.urlsafe_b64decode(query["cursor"]))
+                else:
+                    state = {"offset": 0, "limit": int(query.get("limit", 5000)),
+                             "sort": query.get("sort", "asc"), "adjusted": adjusted}
+                with self._lock:
+                    rows = [r["res"] for r in self._minute if r["ticker"] == ticker and lo <= r["date"] <= hi]
+                rows.sort(key=lambda r: r["t"], reverse=state["sort"] == "desc")
+                size = min(state["limit"], 50000, self.page_size)
+                off = state["offset"]
+                page = rows[off:off + size]
+                body = {"ticker": ticker, "queryCount": len(page), "resultsCount": len(page),
+                        "adjusted": state["adjusted"], "status": "OK", "request_id": rid,
+                        "count": len(page)}
+                if page:
+                    body["results"] = page
+                if off + size < len(rows):
+                    cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
+                    body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
+                return 200, body
+        except (ValueError, KeyError) as exc:
+            return 400, {"status": "ERROR", "request_id": rid, "error": f"bad request: {exc}"}
+        return 404, {"status": "NOT_FOUND", "request_id": rid, "message": "route not found"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the client pools connections
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                split = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(split.query).items()}
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with fake._lock:
+                    fake.requests.append(("GET", split.path, query, headers))
+                fault = fake._next_fault(split.path)
+                if fault is not None and fault.drop:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if fault is not None:
+                    status, extra = fault.status, fault.headers
+                    body = fault.body if fault.body is not None else {
+                        "status": "ERROR", "request_id": uuid.uuid4().hex, "error": f"scripted {status}"}
+                else:
+                    (status, body), extra = fake._answer(split.path, query, headers), {}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in extra.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
