@@ -58,8 +58,11 @@ def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 
     the minute file and ``day_only`` only in the day file, as happens in real files.
     """
     b = calendar.session_bounds(d)
+    # names and price levels are stable across days; bars differ per day
+    stable = np.random.default_rng(seed)
+    tickers = _tickers(n_tickers + day_only, stable)
+    base = np.exp(stable.uniform(np.log(2), np.log(600), len(tickers)))
     rng = np.random.default_rng([seed, d.toordinal()])
-    tickers = _tickers(n_tickers + day_only, rng)
     n = len(tickers)
     minutes = (b.post_end - b.pre_start) // NS_PER_MIN
     starts = b.pre_start + np.arange(minutes, dtype=np.int64) * NS_PER_MIN
@@ -76,7 +79,6 @@ def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 
     present[:n_special] |= edges[None, :]
     present[n_tickers:] = False  # day-only tickers
 
-    base = np.exp(rng.uniform(np.log(2), np.log(600), n))
     walk = np.exp(np.cumsum(rng.normal(0, 0.0015, (n, minutes + 1)), axis=1))
     path = base[:, None] * walk
     rows, cols = np.nonzero(present)
