@@ -146,23 +146,36 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--start", required=True, callback=_date, help="First date, YYYY-MM-DD")
-@click.option("--end", required=True, callback=_date, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--start", callback=_date, default=None, help="First date, YYYY-MM-DD")
+@click.option("--end", callback=_date, default=None, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--pairs", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="CSV with symbol,trade_date: load those sessions; its symbols are the REST scope")
 @store_options
 @source_options
 @rest_options
 @run_options
 @handle_errors
-def load(start: dt.date, end: dt.date, quiet: bool, verbose: bool, **opts: Any) -> None:
-    """Load every NYSE session from START to END (minute + day aggregates)."""
+def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, quiet: bool, verbose: bool,
+         **opts: Any) -> None:
+    """Load every NYSE session from --start to --end (minute + day aggregates), or those in --pairs."""
     from .pipeline import load as load_days
+    from .pipeline import load_pairs
     from .progress import default_reporter
 
+    if pairs is None and (start is None or end is None):
+        raise click.UsageError("give --start and --end, or --pairs FILE")
+    if pairs is not None and (start is not None or end is not None):
+        raise click.UsageError("--pairs names its own dates: drop --start/--end")
     _setup_logging(quiet, verbose)
     settings = _settings(**opts)
-    summary = load_days(start, end, settings, default_reporter(quiet), handle_signals=True)
+    if pairs is not None:
+        summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
+    else:
+        summary = load_days(start, end, settings, default_reporter(quiet), handle_signals=True)
     if settings.dry_run:
-        click.echo("\n".join(summary.plan.lines()))
+        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
+        for line in summary.bad_input:
+            click.echo(f"bad input {line}", err=True)
         return
     _report(summary, quiet)
     sys.exit(summary.exit_code)
@@ -184,9 +197,13 @@ def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **
 
     _setup_logging(quiet, verbose)
     settings = _settings(**opts)
-    summary = refresh_days(settings, date_, lookback, default_reporter(quiet), handle_signals=True)
+    # cron wants one summary line: a bar only on a terminal, no periodic log lines
+    reporter = default_reporter(quiet) if sys.stderr.isatty() else None
+    summary = refresh_days(settings, date_, lookback, reporter, handle_signals=True)
     if settings.dry_run:
-        click.echo("\n".join(summary.plan.lines()))
+        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
+        for line in summary.bad_input:
+            click.echo(f"bad input {line}", err=True)
         return
     _report(summary, quiet)
     sys.exit(summary.exit_code)

@@ -153,7 +153,7 @@ def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
                          parquet.partition_path(root, ctx.asset, parquet.METRICS, task.date))
     metrics = all_metrics
     if task.scope is not None:
-        metrics = all_metrics.filter(pl.col("symbol").is_in(pl.Series(sorted(task.scope), dtype=pl.String)))
+        metrics = all_metrics.filter(pl.col("symbol").is_in(pl.Series(sorted(task.scope), dtype=pl.String).implode()))
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
     return DayResult(task.date, metrics, source, ledger, reject_frame, rows, nbytes, warnings)

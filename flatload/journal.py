@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import glob as globmod
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -84,15 +85,26 @@ def connect(path: Path, lock_timeout: float = 0.0, read_only: bool = False) -> d
     raise AssertionError("unreachable")
 
 
+_PARQUET_GLOB = re.compile(r"read_parquet\('([^']+)'")
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection, parquet_root: Path, asset: str) -> None:
-    """Run every sql/*.sql file in name order (each is idempotent)."""
+    """Run every statement of sql/*.sql in file order (each is idempotent).
+
+    A view over a Parquet glob that matches nothing fails to bind, so such a view
+    is created by the first run that has written its files.
+    """
     root = Path(parquet_root).resolve().as_posix().replace("'", "''")
-    has_data = any(Path(parquet_root).glob(f"{asset}/*/*/*.parquet"))
     for path in sorted(sql_dir().glob("*.sql")):
         text = path.read_text().replace("{parquet_root}", root).replace("{asset}", asset)
-        if "read_parquet" in text and not has_data:
-            continue  # a view over a glob that matches nothing fails to bind; made once data exists
-        con.execute(text)
+        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
+            body = "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--")).strip()
+            if not body:
+                continue
+            pattern = _PARQUET_GLOB.search(body)
+            if pattern and not globmod.glob(pattern.group(1)):
+                continue
+            con.execute(body)
 
 
 @contextmanager
@@ -224,3 +236,18 @@ def mark_abandoned_runs(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("UPDATE runs SET outcome = 'killed', finished_at = coalesce(finished_at, ?) "
                 "WHERE outcome = 'running'", [_now()])
     return int(n)
+
+
+def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt.date]]) -> list[tuple[str, dt.date]]:
+    """The (symbol, date) pairs with no journal row, or a row with no price at all."""
+    frame = pl.DataFrame({"symbol": [p[0] for p in pairs], "trade_date": [p[1] for p in pairs]},
+                         schema={"symbol": pl.String, "trade_date": pl.Date})
+    con.register("_pairs", frame.to_arrow())
+    try:
+        rows = con.execute(
+            "SELECT p.symbol, p.trade_date FROM _pairs p LEFT JOIN journal j USING (symbol, trade_date) "
+            "WHERE j.symbol IS NULL OR coalesce(j.open_price, j.pre_high, j.ah_high) IS NULL "
+            "ORDER BY p.trade_date, p.symbol").fetchall()
+    finally:
+        con.unregister("_pairs")
+    return [(r[0], r[1]) for r in rows]

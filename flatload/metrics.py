@@ -54,8 +54,8 @@ def session_metrics(minute: pl.DataFrame | None, day: pl.DataFrame | None, b: Se
     """
     if symbols is not None:
         wanted = pl.Series(sorted(set(symbols)), dtype=pl.String)
-        minute = None if minute is None else minute.filter(pl.col("ticker").is_in(wanted))
-        day = None if day is None else day.filter(pl.col("ticker").is_in(wanted))
+        minute = None if minute is None else minute.filter(pl.col("ticker").is_in(wanted.implode()))
+        day = None if day is None else day.filter(pl.col("ticker").is_in(wanted.implode()))
     parts = []
     if minute is not None:
         parts.append(extended_hours(minute, b))

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import calendar, journal, parquet
 from .day import DayResult, DayTask, process_day
 from .errors import FlatloadError, JournalLocked
 from .lock import run_lock
+from .pairs import read_pairs
 from .pool import make_pool
 from .progress import NullReporter, Reporter
 from .runlog import RunLog
@@ -71,9 +73,13 @@ def list_objects(store: Store, asset: str, days: Sequence[dt.date]) -> dict[str,
     return listing
 
 
-def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo],
-              con) -> Plan:
-    """Decide per session: load (and from where), skip (already loaded), or fail now (no file, no REST)."""
+def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo], con,
+              rest_scope: dict[dt.date, frozenset[str]] | None = None) -> Plan:
+    """Decide per session: load (and from where), skip (already loaded), or fail now (no file, no REST).
+
+    ``rest_scope`` gives, per date, the symbols whose minute bars may come from REST
+    (default: ``settings.symbols``).
+    """
     plan = Plan(days=list(days))
     keys = [object_key(settings.asset, ds, d) for d in days for ds in (MINUTE, DAY)]
     ledger = journal.read_ledger(con, keys)
@@ -83,16 +89,17 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
         mk, dk = object_key(settings.asset, MINUTE, d), object_key(settings.asset, DAY, d)
         m, dy = listing.get(mk), listing.get(dk)
         state = status.get(d)
-        loaded_scope = state[2] if state else None
-        covered = loaded_scope is not None and journal.scope_covers(loaded_scope, settings.symbols)
+        covered = state is not None and journal.scope_covers(state[2], settings.symbols)
         if not settings.force and state and state[0] in ("flatfile", "rest") and covered:
-            same = all(obj is not None and (e := ledger.get(obj.key)) is not None and e.status == "loaded"
-                       and e.etag == obj.etag for obj in (m, dy))
-            if same:
-                plan.skipped.append((d, "already loaded, same ETag"))
-                continue
-            if state[0] == "rest" and (m is None or dy is None) and not (m or dy):
-                plan.skipped.append((d, "loaded from REST; flat files still missing"))
+            def unchanged(obj: ObjectInfo | None, key: str) -> bool:
+                e = ledger.get(key)
+                if obj is None:  # still missing: fine if REST filled it last time
+                    return e is not None and e.status == "missing"
+                return e is not None and e.status == "loaded" and e.etag == obj.etag
+            if unchanged(m, mk) and unchanged(dy, dk):
+                why = "already loaded, same ETag" if state[0] == "flatfile" else \
+                    "loaded from REST; flat file still missing"
+                plan.skipped.append((d, why))
                 continue
         if (m is None or dy is None) and not rest_ok:
             missing = mk if m is None else dk
@@ -103,7 +110,8 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
             continue
         replaced = [p for p in (parquet.partition_path(settings.parquet_dir, settings.asset, ds, d)
                                 for ds in (parquet.MINUTE_BARS, parquet.METRICS)) if p.exists()]
-        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, settings.symbols))
+        rest_symbols = rest_scope.get(d) if rest_scope is not None else settings.symbols
+        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols))
         plan.replaces.extend(str(p) for p in replaced)
     return plan
 
@@ -127,8 +135,33 @@ def _signals(enabled: bool) -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
+def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None, *,
+               handle_signals: bool = False) -> LoadSummary:
+    """Load the sessions named in a ``symbol,trade_date`` file; its symbols are the REST scope.
+
+    Bad lines and pairs whose symbol has no row that day are listed in the summary.
+    """
+    pairs = read_pairs(path)
+    if not pairs.pairs:
+        summary = LoadSummary(run_id="-", command="load", planned=0)
+        summary.bad_input.extend(pairs.error_lines())
+        return summary
+    summary = run_days(pairs.dates, settings, reporter, command="load", handle_signals=handle_signals,
+                       arguments={"pairs": str(path), "pairs_count": len(pairs.pairs)},
+                       rest_scope=pairs.symbols_by_date(), bad_input=pairs.error_lines())
+    if pairs.pairs and not settings.dry_run and settings.journal_path.exists():
+        con = journal.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+        try:
+            summary.pairs_without_data = journal.pairs_without_rows(con, pairs.pairs)
+        finally:
+            con.close()
+    return summary
+
+
 def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | None = None, *,
-             command: str = "load", arguments: dict | None = None, handle_signals: bool = False) -> LoadSummary:
+             command: str = "load", arguments: dict | None = None, handle_signals: bool = False,
+             rest_scope: dict[dt.date, frozenset[str]] | None = None,
+             bad_input: list[str] | None = None) -> LoadSummary:
     """Plan and run a load of ``days``: the shared engine of load, refresh and pairs."""
     reporter = reporter or NullReporter()
     arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
@@ -143,7 +176,7 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
         try:
             journal.apply_schema(con, settings.parquet_dir, settings.asset)
             journal.mark_abandoned_runs(con)
-            plan = make_plan(days, settings, listing, con)
+            plan = make_plan(days, settings, listing, con, rest_scope)
             run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
             if not settings.dry_run:
                 journal.start_run(con, run_id, command, arguments, os.getpid())
@@ -152,6 +185,7 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
         summary = LoadSummary(run_id=run_id, command=command, planned=len(days), plan=plan,
                               dry_run=settings.dry_run)
         summary.skipped = list(plan.skipped)
+        summary.bad_input = list(bad_input or [])
         if settings.dry_run:
             summary.failed = list(plan.failed)
             return summary

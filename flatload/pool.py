@@ -31,7 +31,8 @@ def build_context(settings: Settings, rest_rpm: int | None = None):
     elif settings.api_key:
         from .rest import RestClient
 
-        rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm)
+        rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm, max_retries=settings.rest_max_retries,
+                          backoff_factor=settings.rest_backoff, backoff_max=max(settings.rest_backoff * 60, 1.0))
     return WorkerContext(store=open_store(settings), parquet_root=str(settings.parquet_dir),
                          asset=settings.asset, rest=rest, rest_hint=hint)
 

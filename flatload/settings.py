@@ -53,6 +53,9 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     use_rest: bool = True
     rest_rpm: int | None = None
+    #: attempts after the first, and the exponential backoff base (s), for REST retries
+    rest_max_retries: int = 6
+    rest_backoff: float = 0.5
     lock_timeout: float = 60.0
     #: botocore standard-mode attempts per request (first try included)
     s3_max_attempts: int = 5

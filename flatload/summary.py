@@ -75,6 +75,9 @@ class LoadSummary:
     off_date: int = 0
     seconds: float = 0.0
     interrupted: int | None = None
+    #: lines of an input file (pairs) that could not be used, "file:line: reason"
+    bad_input: list[str] = field(default_factory=list)
+    pairs_without_data: list[tuple[str, dt.date]] = field(default_factory=list)
 
     def record_done(self, result: DayResult) -> None:
         self.done.append(result.date)
@@ -89,7 +92,7 @@ class LoadSummary:
     def outcome(self) -> str:
         if self.interrupted:
             return "interrupted"
-        if self.failed:
+        if self.failed or self.bad_input:
             return "partial" if self.done or self.skipped else "failed"
         return "ok"
 
@@ -97,7 +100,7 @@ class LoadSummary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 128 + self.interrupted
-        return EXIT_PARTIAL if self.failed else EXIT_OK
+        return EXIT_PARTIAL if self.failed or self.bad_input else EXIT_OK
 
     def counts(self) -> dict[str, int]:
         return {"planned": self.planned, "done": len(self.done), "failed": len(self.failed),
@@ -112,7 +115,9 @@ class LoadSummary:
                 "not_started": [d.isoformat() for d in self.not_started],
                 "journal_rows": self.symbols, "bytes": self.nbytes, "rejected_rows": self.rejected,
                 "off_date_rows": self.off_date, "seconds": round(self.seconds, 3),
-                "warnings": self.warnings, "interrupted_by_signal": self.interrupted}
+                "warnings": self.warnings, "interrupted_by_signal": self.interrupted,
+                "bad_input": self.bad_input,
+                "pairs_without_data": [{"symbol": s, "date": d.isoformat()} for s, d in self.pairs_without_data]}
 
     def lines(self) -> list[str]:
         """The human summary: one headline, then each failure with its key and reason."""
@@ -126,6 +131,8 @@ class LoadSummary:
                 + f" in {self.seconds:.1f}s")
         out = [head]
         out.extend(f"failed {f.date}: {f.line()}" for f in sorted(self.failed, key=lambda f: f.date))
+        out.extend(f"bad input {line}" for line in self.bad_input)
+        out.extend(f"no data: {sym} on {d}" for sym, d in self.pairs_without_data)
         if self.interrupted:
             out.append(f"interrupted by signal {self.interrupted}: {len(self.not_started)} day(s) not started; "
                        "rerun the same command to resume")
