@@ -6,7 +6,9 @@ that the parent commits.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -46,6 +48,16 @@ class DayResult:
     nbytes: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    def scoped(self, scope: frozenset[str] | None) -> "DayResult":
+        """This result limited to the symbols in ``scope`` (None: all), ledger scope set to match."""
+        if scope is None:
+            return self
+        wanted = pl.Series(sorted(scope), dtype=pl.String).implode()
+        text = scope_text(scope)
+        return DayResult(self.date, self.metrics.filter(pl.col("symbol").is_in(wanted)), self.source,
+                         [dataclasses.replace(e, scope=text) for e in self.ledger], self.rejects, self.rows,
+                         self.nbytes, self.warnings)
+
     @property
     def rejected(self) -> int:
         return self.rejects.height
@@ -64,6 +76,47 @@ class WorkerContext:
     asset: str
     rest: object | None = None  # rest.RestClient when the fallback is on and a key is set
     rest_hint: str = "set MASSIVE_API_KEY to fill missing days from the REST API"
+
+
+COMMIT_RECORD = "flatload_commit"
+#: rejects beyond this many make a day's commit record too large to keep; it is then refetched
+_MAX_RECORDED_REJECTS = 20_000
+
+
+def _commit_record(result: DayResult) -> str:
+    rejects = result.rejects.rows() if result.rejects.height <= _MAX_RECORDED_REJECTS else None
+    return json.dumps({"source": result.source, "rows": result.rows, "nbytes": result.nbytes,
+                       "warnings": result.warnings, "rejects": rejects,
+                       "ledger": [{**dataclasses.asdict(e), "trade_date": e.trade_date.isoformat()}
+                                  for e in result.ledger]})
+
+
+def recover_result(parquet_root: str, asset: str, d: dt.date, minute: ObjectInfo | None, day: ObjectInfo | None,
+                   scope: frozenset[str] | None) -> DayResult | None:
+    """A finished but uncommitted day, rebuilt from its metrics partition, if it matches the listing.
+
+    Only flat-file days whose recorded ETags equal the listed ones qualify.
+    """
+    if minute is None or day is None:
+        return None
+    path = parquet.partition_path(parquet_root, asset, parquet.METRICS, d)
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(pl.read_parquet_metadata(path).get(COMMIT_RECORD, "null"))
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return None
+    if not record or record.get("source") != "flatfile" or record.get("rejects") is None:
+        return None
+    ledger = [LedgerEntry(**{**e, "trade_date": dt.date.fromisoformat(e["trade_date"])}) for e in record["ledger"]]
+    etags = {e.key: e.etag for e in ledger}
+    if etags.get(minute.key) != minute.etag or etags.get(day.key) != day.etag:
+        return None
+    metrics = pl.read_parquet(path).drop("source")
+    rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
+    result = DayResult(d, metrics, "flatfile", [dataclasses.replace(e, scope="*") for e in ledger], rejects,
+                       record["rows"], 0, record["warnings"])
+    return result.scoped(scope)
 
 
 def _entry(key: str, dataset: str, d: dt.date, obj: ObjectInfo | None, parsed: Parsed | None, status: str,
@@ -149,11 +202,12 @@ def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
     if task.day is not None:
         parquet.write_atomic(parquet.minute_bars_table(day.frame),
                              parquet.partition_path(root, ctx.asset, parquet.DAY_BARS, task.date))
-    parquet.write_atomic(all_metrics.with_columns(source=pl.lit(source)),
-                         parquet.partition_path(root, ctx.asset, parquet.METRICS, task.date))
-    metrics = all_metrics
-    if task.scope is not None:
-        metrics = all_metrics.filter(pl.col("symbol").is_in(pl.Series(sorted(task.scope), dtype=pl.String).implode()))
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
-    return DayResult(task.date, metrics, source, ledger, reject_frame, rows, nbytes, warnings)
+    result = DayResult(task.date, all_metrics, source, ledger, reject_frame, rows, nbytes, warnings)
+    # written last, with what the commit needs: if the commit never happens (journal
+    # locked, kill -9), a rerun commits from here instead of fetching the day again
+    parquet.write_atomic(all_metrics.with_columns(source=pl.lit(source)),
+                         parquet.partition_path(root, ctx.asset, parquet.METRICS, task.date),
+                         metadata={COMMIT_RECORD: _commit_record(result)})
+    return result.scoped(task.scope)

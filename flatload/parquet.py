@@ -38,12 +38,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 3) -> int:
-    """Write ``frame`` to ``path`` atomically; returns the file's size in bytes."""
+def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 3,
+                 metadata: dict[str, str] | None = None) -> int:
+    """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        frame.write_parquet(tmp, compression="zstd", compression_level=compression_level, statistics=True)
+        frame.write_parquet(tmp, compression="zstd", compression_level=compression_level, statistics=True,
+                           metadata=metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import calendar, journal, parquet
-from .day import DayResult, DayTask, process_day
+from .day import DayResult, DayTask, process_day, recover_result
 from .errors import FlatloadError, JournalLocked
 from .lock import run_lock
 from .pairs import read_pairs
@@ -110,6 +110,11 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
             continue
         replaced = [p for p in (parquet.partition_path(settings.parquet_dir, settings.asset, ds, d)
                                 for ds in (parquet.MINUTE_BARS, parquet.METRICS)) if p.exists()]
+        if not settings.force:
+            recovered = recover_result(str(settings.parquet_dir), settings.asset, d, m, dy, settings.symbols)
+            if recovered is not None:
+                plan.recovered.append(recovered)
+                continue
         rest_symbols = rest_scope.get(d) if rest_scope is not None else settings.symbols
         plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols))
         plan.replaces.extend(str(p) for p in replaced)
@@ -210,6 +215,8 @@ class _Runner:
         t0 = time.monotonic()
         tasks = deque(self.plan.tasks)
         self.pending_fail.extend(self.plan.failed)
+        # days finished by an earlier run that could not commit them: commit without fetching
+        self.pending_commit.extend(self.plan.recovered)
         total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in tasks)
         self.reporter.start(len(tasks), total_bytes)
         self.runlog.write(summary, state="running")

@@ -38,15 +38,19 @@ class Plan:
     skipped: list[tuple[dt.date, str]] = field(default_factory=list)
     failed: list[DayFailure] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)
+    #: days whose Parquet partitions an earlier run finished but did not commit
+    recovered: list[DayResult] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The dry-run listing: keys to fetch, partitions to replace, days already loaded."""
-        out = [f"{len(self.days)} session(s): {len(self.tasks)} to load, {len(self.skipped)} already loaded, "
+        out = [f"{len(self.days)} session(s): {len(self.tasks) + len(self.recovered)} to load, "
+               f"{len(self.skipped)} already loaded, "
                f"{len(self.failed)} cannot load"]
         for t in self.tasks:
             for obj, key in ((t.minute, t.minute_key), (t.day, t.day_key)):
                 out.append(f"fetch   {key} ({obj.size:,} bytes, ETag {obj.etag})" if obj
                            else f"rest    {key} is missing: fill from the REST API")
+        out.extend(f"commit  {r.date} (finished by an earlier run, not yet committed)" for r in self.recovered)
         out.extend(f"replace {p}" for p in self.replaces)
         out.extend(f"skip    {d} ({why})" for d, why in self.skipped)
         out.extend(f"fail    {f.date} {f.line()}" for f in self.failed)

@@ -1,0 +1,163 @@
+"""status and gaps over state made by real loads against the local S3 server."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+from flatload import journal, pipeline, report
+from flatload.lock import run_lock
+from flatload.runlog import RunLog
+from flatload.settings import Settings
+from flatload.summary import LoadSummary
+
+from .conftest import upload_days
+
+D = {n: dt.date(2024, 3, n) for n in (1, 4, 5, 6, 7, 8, 11)}
+NO_FILE = "no flat file in the bucket"
+
+
+def _line(text: str, month: str) -> str:
+    """The matrix line of ``month`` ('YYYY-MM'), without its prefix: index d - 1 is day d."""
+    [line] = [ln for ln in text.splitlines() if ln.startswith(month + "  ")]
+    return line[report.MATRIX_PREFIX:]
+
+
+def test_empty_data_dir_says_nothing_loaded(settings: Settings) -> None:
+    st = report.status(settings)
+    assert (st["source"], st["note"], st["runs"], st["in_progress"], st["failed_days"]) == \
+        ("none", report.NOTHING_YET, [], None, [])
+    assert "nothing loaded yet" in report.render_status(st)
+    gp = report.gaps(D[4], D[8], settings)
+    assert gp["counts"] == {"flatfile": 0, "rest": 0, "failed": 0, "missing": 5}
+    assert gp["complete"] is False and gp["note"] == report.NOTHING_YET
+    assert _line(report.render_gaps(gp), "2024-03")[3:8] == "....."
+    json.dumps(st), json.dumps(gp)
+
+
+def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint: str, bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, [D[5], D[6], D[8]], n_tickers=10)  # 2024-03-07 has no files
+    assert pipeline.load(D[5], D[8], settings).outcome == "partial"
+
+    gp = report.gaps(dt.date(2024, 2, 28), dt.date(2024, 3, 31), settings)
+    json.dumps(gp)
+    assert gp["source"] == "journal" and gp["note"] is None
+    assert {d: s for d, s in gp["days"].items() if s != "missing"} == {
+        "2024-03-05": "flatfile", "2024-03-06": "flatfile", "2024-03-07": "failed", "2024-03-08": "flatfile"}
+    assert gp["days"]["2024-02-29"] == gp["days"]["2024-03-01"] == gp["days"]["2024-03-11"] == "missing"
+    assert "2024-03-29" not in gp["days"] and "2024-03-09" not in gp["days"]  # Good Friday, Saturday
+    assert gp["counts"] == {"flatfile": 3, "rest": 0, "failed": 1, "missing": 18} and gp["sessions"] == 22
+    assert gp["complete"] is False
+    [failed] = gp["failed"]
+    assert failed["date"] == "2024-03-07" and NO_FILE in failed["reason"]
+    assert "us_stocks_sip/minute_aggs_v1/2024/03/2024-03-07.csv.gz" in failed["reason"]
+
+    text = report.render_gaps(gp)
+    assert _line(text, "2024-03") == ".--.FFxF--.....--.....--....---"  # 29th: Good Friday
+    assert _line(text, "2024-02") == " " * 27 + ".." + "  "  # before --start, and no Feb 30/31
+    assert _line(text, "2024-03")[6] == "x" and _line(text, "2024-03")[4] == "F"
+    assert report.LEGEND in text and f"  2024-03-07  {failed['reason']}" in text
+
+    st = report.status(settings)
+    json.dumps(st)
+    assert [r["state"] for r in st["runs"]] == ["partial"]
+    run = st["runs"][0]
+    assert (run["command"], run["planned"], run["done"], run["failed"], run["skipped"]) == ("load", 4, 3, 1, 0)
+    assert run["rows"] > 0 and run["arguments"]["start"] == "2024-03-05" and run["finished"] is not None
+    assert [e["date"] for e in run["errors"]] == ["2024-03-07"] and run["errors"][0]["error"] == NO_FILE
+    assert [(f["date"], f["run_id"]) for f in st["failed_days"]] == [("2024-03-07", run["run_id"])]
+    assert NO_FILE in st["failed_days"][0]["detail"] and st["in_progress"] is None
+
+    upload_days(s3_endpoint, bucket, [D[7]], n_tickers=10)
+    assert pipeline.load(D[5], D[8], settings).outcome == "ok"
+    st = report.status(settings)
+    assert [r["state"] for r in st["runs"]] == ["ok", "partial"]  # newest first
+    assert [(r["done"], r["failed"], r["skipped"]) for r in st["runs"]] == [(1, 0, 3), (3, 1, 0)]
+    assert st["failed_days"] == [] and st["note"] is None
+    text = report.render_status(st)
+    assert "recent runs" in text and " ok " in text and " partial " in text and "failed days" not in text
+    gp = report.gaps(D[5], D[8], settings)
+    assert gp["complete"] is True and gp["counts"]["flatfile"] == 4 and gp["failed"] == []
+    assert _line(report.render_gaps(gp), "2024-03") == "    FFFF" + " " * 23
+    assert [r["state"] for r in report.status(settings, limit=1)["runs"]] == ["ok"]
+
+
+def test_rest_days_count_as_complete(settings: Settings) -> None:
+    con = journal.connect(settings.journal_path)
+    try:
+        journal.apply_schema(con, settings.parquet_dir, settings.asset)
+        journal.set_day_status(con, D[4], "rest", None, 10, "*", "r1")
+        journal.set_day_status(con, D[5], "flatfile", None, 10, "*", "r1")
+    finally:
+        con.close()
+    gp = report.gaps(D[4], D[5], settings)
+    assert gp["days"] == {"2024-03-04": "rest", "2024-03-05": "flatfile"} and gp["complete"] is True
+    assert _line(report.render_gaps(gp), "2024-03")[3:5] == "RF"
+
+
+def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = None) -> None:
+    """What a kill -9 leaves: a runs row and a run file both saying 'running', after one commit."""
+    con = journal.connect(settings.journal_path)
+    try:
+        journal.start_run(con, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"}, os.getpid())
+    finally:
+        con.close()
+    summary = LoadSummary(run_id=run_id, command="load", planned=5, done=[D[11]], rows=123)
+    runlog = RunLog(settings.runs_dir, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"})
+    if pid_in_file is not None:
+        runlog.header["pid"] = pid_in_file
+    runlog.write(summary, state="running")
+
+
+def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpoint: str, bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, [D[5]], n_tickers=10)
+    assert pipeline.load(D[5], D[5], settings).outcome == "ok"
+    run_id = "20990101T000000Z-dead01"
+    _abandoned_run(settings, run_id)
+
+    st = report.status(settings)
+    assert [(r["run_id"], r["state"]) for r in st["runs"]][0] == (run_id, "killed")
+    assert st["runs"][0]["done"] == 1 and st["runs"][0]["finished"] is None and st["in_progress"] is None
+    assert "killed" in report.render_status(st)
+
+    # the same file while this process holds the data dir: a live run with its progress
+    with run_lock(settings.data_dir, "load"):
+        st = report.status(settings)
+        assert st["runs"][0]["state"] == "running"
+        p = st["in_progress"]
+        assert (p["run_id"], p["pid"], p["planned"], p["done"], p["remaining"], p["rows"]) == \
+            (run_id, os.getpid(), 5, 1, 4, 123)
+        assert "in progress: load " + run_id in report.render_status(st)
+        json.dumps(st)
+    # a lock held by another pid than the file's means a newer run: the old one died
+    _abandoned_run(settings, run_id, pid_in_file=os.getpid() + 100_000)
+    with run_lock(settings.data_dir, "load"):
+        st = report.status(settings)
+        assert st["runs"][0]["state"] == "killed" and st["in_progress"]["run_id"] is None
+
+
+def test_status_falls_back_to_run_files_while_journal_is_held(settings: Settings, s3_endpoint: str,
+                                                              bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, [D[5]], n_tickers=10)
+    assert pipeline.load(D[5], D[6], settings).outcome == "partial"  # 2024-03-06 has no files
+    code = f"import duckdb,time; c=duckdb.connect({str(settings.journal_path)!r}); print('ready', flush=True); time.sleep(5)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        quick = settings.replace(lock_timeout=0.2)
+        st = report.status(quick)
+        json.dumps(st)
+        assert st["source"] == "run files" and "read from the run files" in st["note"]
+        assert str(holder.pid) in st["note"]  # DuckDB names the process holding the file
+        assert [(r["state"], r["done"], r["failed"]) for r in st["runs"]] == [("partial", 1, 1)]
+        assert [f["date"] for f in st["failed_days"]] == ["2024-03-06"] and NO_FILE in st["failed_days"][0]["detail"]
+        assert "read from the run files" in report.render_status(st)
+        gp = report.gaps(D[4], D[6], quick)
+        assert gp["source"] == "run files"
+        assert gp["days"] == {"2024-03-04": "missing", "2024-03-05": "flatfile", "2024-03-06": "failed"}
+    finally:
+        holder.kill()
+        holder.wait()
+    assert report.status(settings)["source"] == "journal"
