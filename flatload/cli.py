@@ -230,6 +230,41 @@ def demo(data_dir: Path, workers: int, quiet: bool, verbose: bool) -> None:
     sys.exit(result.summary.exit_code)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="How many runs")
+@store_options
+@click.option("--verbose", "-v", is_flag=True)
+@handle_errors
+def status(as_json: bool, limit: int, verbose: bool, **opts: Any) -> None:
+    """Recent runs, the live progress of a running one, and the last error of each failed day."""
+    from .report import render_status, status as status_report
+
+    report = status_report(_settings(**opts), limit)
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else render_status(report))
+
+
+@cli.command()
+@click.option("--start", required=True, callback=_date, help="First date, YYYY-MM-DD")
+@click.option("--end", required=True, callback=_date, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@store_options
+@click.option("--verbose", "-v", is_flag=True)
+@handle_errors
+def gaps(start: dt.date, end: dt.date, as_json: bool, verbose: bool, **opts: Any) -> None:
+    """Every NYSE session in range: loaded from flat files, from REST, failed, or missing.
+
+    Exits 0 when every session is loaded, 1 otherwise.
+    """
+    from .report import gaps as gaps_report, render_gaps
+
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    report = gaps_report(start, end, _settings(**opts))
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else render_gaps(report))
+    sys.exit(0 if report["complete"] else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="flatload")

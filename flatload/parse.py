@@ -39,6 +39,53 @@ class Parsed:
     warnings: list[str] = field(default_factory=list)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_CORRUPT_HINT = "rerun once the vendor regenerates it (its ETag changes); report it if it persists"
+
+
+def gzip_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a complete, intact gzip file, or None when it is.
+
+    Decompresses once into nothing (1 MB at a time) and checks every member's
+    CRC-32 and length. Only called after a read has already failed, to name the
+    fault precisely: clean files never pay for it.
+    """
+    if data[:2] != _GZIP_MAGIC:
+        return f"not a gzip file (it starts with {bytes(data[:12])!r})"
+    view, pos, chunk = memoryview(data), 0, 1 << 20
+    while pos < len(data):
+        dec = zlib.decompressobj(wbits=31)
+        start = pos
+        try:
+            while not dec.eof and start < len(data):
+                piece = view[start:start + chunk]
+                dec.decompress(piece)
+                if dec.eof:
+                    start += len(piece) - len(dec.unused_data)
+                else:
+                    start += len(piece)
+        except zlib.error as exc:
+            detail = str(exc).split(": ", 1)[-1]
+            if detail == "incorrect data check":
+                detail = "CRC-32 mismatch"
+            return f"corrupt gzip ({detail})"
+        if not dec.eof:
+            return "truncated gzip (the file ends before the gzip stream does)"
+        pos = start
+        if not bytes(view[pos:pos + 2]) == _GZIP_MAGIC:
+            break  # trailing bytes that are not another member: ignored, as gzip(1) does
+    return None
+
+
+def _corrupt(data: bytes, key: str, exc: BaseException) -> CorruptFile:
+    """The CorruptFile for a read that failed: the gzip fault when there is one, else the CSV error."""
+    problem = gzip_problem(data)
+    if problem is not None:
+        return CorruptFile(problem, key=key, hint=_CORRUPT_HINT)
+    return CorruptFile(f"unreadable CSV ({_first_line(exc)})", key=key,
+                       hint="the vendor may have to regenerate it; report it if it persists")
+
+
 def _header(data: bytes, key: str) -> list[str]:
     if not data:
         raise CorruptFile("empty object (0 bytes)", key=key, hint="the vendor may still be writing it; rerun later")
@@ -46,8 +93,7 @@ def _header(data: bytes, key: str) -> list[str]:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
             line = fh.readline()
     except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptFile(f"not a readable gzip file ({exc})", key=key,
-                          hint="delete the local copy or wait for the vendor to regenerate it, then rerun") from None
+        raise _corrupt(data, key, exc) from None
     if not line.strip():
         raise CorruptFile("no CSV header", key=key, hint="the file is empty inside the gzip; rerun later")
     return [c.strip() for c in line.decode("utf-8", "replace").strip().split(",")]
@@ -72,10 +118,9 @@ def read_csv_gz(data: bytes, key: str, bounds: SessionBounds) -> Parsed:
         frame = _read(data, header, strict=True)
         bad_lines = None
     except pl.exceptions.ComputeError:
-        frame, bad_lines = _read_lenient(data, header)
+        frame, bad_lines = _read_lenient(data, header, key)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise CorruptFile(f"unreadable ({_first_line(exc)})", key=key,
-                          hint="truncated or corrupt download; rerun (the vendor may have to regenerate it)") from None
+        raise _corrupt(data, key, exc) from None
     return _validate(frame, bad_lines, key, bounds, warnings)
 
 
@@ -90,13 +135,13 @@ def _read(data: bytes, header: list[str], strict: bool) -> pl.DataFrame:
     return frame.select("_line", *CSV_COLUMNS)
 
 
-def _read_lenient(data: bytes, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_lenient(data: bytes, header: list[str], key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read as text, cast column by column; a value that does not cast rejects its row."""
     try:
         text = pl.read_csv(data, schema={c: pl.String() for c in header}, has_header=True,
                            truncate_ragged_lines=True, row_index_name="_line", row_index_offset=2)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise CorruptFile(f"unreadable ({_first_line(exc)})") from None
+        raise _corrupt(data, key, exc) from None
     casts, reasons = [], []
     for col in CSV_COLUMNS:
         if col == "ticker":
