@@ -48,6 +48,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if verbose:
                 traceback.print_exc()
             raise FlatloadClickError(err) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug or an environment failure (disk full): still one line
+            if verbose:
+                traceback.print_exc()
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                                       " (rerun with --verbose for the traceback, and report it)") from None
     return wrapper
 
 

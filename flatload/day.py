@@ -60,7 +60,8 @@ class DayResult:
 
     @property
     def rejected(self) -> int:
-        return self.rejects.height
+        """Rows refused by validation; off-date rows are counted apart (both are in ``rejects``)."""
+        return self.rejects.height - self.off_date
 
     @property
     def off_date(self) -> int:

@@ -23,7 +23,9 @@ from .errors import JournalLocked
 from .metrics import JOURNAL_COLUMNS
 
 _VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
-_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?\.?(?: See|$)")
+# "... Conflicting lock is held in /usr/bin/python3 (PID 1234). See also ..." (a read-only holder
+# adds "However, you would be able to open this database in read-only mode ..." before "See also")
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
 
 
 def sql_dir() -> Path:
@@ -71,9 +73,14 @@ def connect(path: Path, lock_timeout: float = 0.0, read_only: bool = False) -> d
     if read_only and not path.exists():
         raise FileNotFoundError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    backoff = wait_exponential(multiplier=0.1, max=5)
+
+    def wait(state) -> float:  # never sleep past the deadline: the last try is at lock_timeout, not after it
+        return max(0.0, min(backoff(state), lock_timeout - state.seconds_since_start))
+
     try:
         for attempt in Retrying(retry=retry_if_exception(_is_lock_error), stop=stop_after_delay(lock_timeout),
-                                wait=wait_exponential(multiplier=0.1, max=5), reraise=True):
+                                wait=wait, reraise=True):
             with attempt:
                 return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:

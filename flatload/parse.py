@@ -40,7 +40,7 @@ class Parsed:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_CORRUPT_HINT = "rerun once the vendor regenerates it (its ETag changes); report it if it persists"
+_CORRUPT_HINT = "rerun once the vendor regenerates it, which changes its ETag; report it if it persists"
 
 
 def gzip_problem(data: bytes) -> str | None:

@@ -15,7 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +43,16 @@ def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | 
 
         raise ConfigError(f"--end {end} is before --start {start}")
     days = calendar.sessions(start, end)
+    # a session that has not closed yet has no file to look for: not a failure
+    latest = calendar.latest_closed_session()
+    future = [d for d in days if d > latest]
+    days = [d for d in days if d <= latest]
     args = {"start": start, "end": end}
-    return run_days(days, settings, reporter, command="load", arguments=args, handle_signals=handle_signals)
+    if future:
+        args["not_closed_yet"] = [d.isoformat() for d in future]
+    summary = run_days(days, settings, reporter, command="load", arguments=args, handle_signals=handle_signals)
+    summary.skipped.extend((d, "session has not closed yet") for d in future)
+    return summary
 
 
 def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, reporter: Reporter | None = None,
@@ -121,9 +129,30 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
     return plan
 
 
+def _dry_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo],
+              rest_scope: dict[dt.date, frozenset[str]] | None) -> Plan:
+    """The plan against a read-only journal (or an empty one in memory): a dry run writes nothing."""
+    import duckdb
+
+    if settings.journal_path.exists():
+        con = journal.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+    else:
+        con = duckdb.connect(":memory:")
+        journal.apply_schema(con, settings.parquet_dir, settings.asset)
+    try:
+        return make_plan(days, settings, listing, con, rest_scope)
+    finally:
+        con.close()
+
+
 @contextmanager
 def _signals(enabled: bool) -> Iterator[list[int]]:
-    """Record SIGINT/SIGTERM instead of dying: the loop stops feeding days and commits what is done."""
+    """Record SIGINT/SIGTERM instead of dying: the loop stops feeding days and commits what is done.
+
+    Held until the run is recorded, final commit included: a second Ctrl-C must not cut a
+    commit or the run's record short. (Python's handler also replaces the native SIGINT
+    handler Polars installs at import, which would raise KeyboardInterrupt inside a query.)
+    """
     got: list[int] = []
     if not enabled:
         yield got
@@ -172,21 +201,26 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
     arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
                  "force": settings.force, "workers": settings.workers}
     ensure_credentials(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(settings.data_dir, command):
-        parquet.clean_temp(settings.parquet_dir)
+    if not settings.dry_run:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # a dry run writes nothing, not even the lock file, and leaves temp files to the next real run
+    with nullcontext() if settings.dry_run else run_lock(settings.data_dir, command):
+        if not settings.dry_run:
+            parquet.clean_temp(settings.parquet_dir)
         store = open_store(settings)
         listing = list_objects(store, settings.asset, days)
-        con = journal.connect(settings.journal_path, settings.lock_timeout)
-        try:
-            journal.apply_schema(con, settings.parquet_dir, settings.asset)
-            journal.mark_abandoned_runs(con)
-            plan = make_plan(days, settings, listing, con, rest_scope)
-            run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-            if not settings.dry_run:
+        run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        if settings.dry_run:
+            plan = _dry_plan(days, settings, listing, rest_scope)
+        else:
+            con = journal.connect(settings.journal_path, settings.lock_timeout)
+            try:
+                journal.apply_schema(con, settings.parquet_dir, settings.asset)
+                journal.mark_abandoned_runs(con)
+                plan = make_plan(days, settings, listing, con, rest_scope)
                 journal.start_run(con, run_id, command, arguments, os.getpid())
-        finally:
-            con.close()
+            finally:
+                con.close()
         summary = LoadSummary(run_id=run_id, command=command, planned=len(days), plan=plan,
                               dry_run=settings.dry_run)
         summary.skipped = list(plan.skipped)
@@ -209,8 +243,16 @@ class _Runner:
     pending_commit: list[DayResult] = field(default_factory=list)
     pending_fail: list[DayFailure] = field(default_factory=list)
     last_commit: float = field(default_factory=time.monotonic)
+    #: SIGINT/SIGTERM received so far (filled by the handler of ``_signals``)
+    got: list[int] = field(default_factory=list)
+    #: in-flight days given up because the signal also ended their worker
+    dropped: list[dt.date] = field(default_factory=list)
+    #: once a signal came in, the final commit waits only this long (s) for a journal held elsewhere
+    INTERRUPTED_LOCK_WAIT = 2.0
 
     def run(self, handle_signals: bool) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         s, summary = self.settings, self.summary
         t0 = time.monotonic()
         tasks = deque(self.plan.tasks)
@@ -220,33 +262,55 @@ class _Runner:
         total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in tasks)
         self.reporter.start(len(tasks), total_bytes)
         self.runlog.write(summary, state="running")
-        locked: JournalLocked | None = None
-        with _signals(handle_signals) as got, make_pool(s) as pool:
-            inflight: dict[Future, DayTask] = {}
-            while tasks or inflight:
-                while tasks and not got and locked is None and len(inflight) < s.workers + 1:
-                    task = tasks.popleft()
-                    inflight[pool.submit(process_day, task)] = task
-                if not inflight:
-                    break
-                done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    self._collect(inflight.pop(fut), fut)
-                if time.monotonic() - self.last_commit >= COMMIT_EVERY and locked is None:
-                    locked = self._try_commit(wait_lock=False)
-            if got:
-                summary.interrupted = got[0]
-                summary.not_started = [t.date for t in tasks]
-        summary.seconds = time.monotonic() - t0
-        locked = self._try_commit(wait_lock=True)
-        self.reporter.close()
-        outcome = summary.outcome if locked is None else "locked"
-        self.runlog.write(summary, state=outcome)
-        if locked is not None:
-            raise locked
-        self._finish(outcome)
+        with _signals(handle_signals) as got:
+            self.got = got
+            broken: BrokenProcessPool | None = None
+            with make_pool(s) as pool:
+                inflight: dict[Future, DayTask] = {}
+                while tasks or inflight:
+                    while tasks and not got and broken is None and len(inflight) < s.workers + 1:
+                        try:
+                            fut = pool.submit(process_day, tasks[0])
+                        except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
+                            broken = exc
+                            break
+                        inflight[fut] = tasks.popleft()
+                    if not inflight:
+                        break
+                    done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        self._collect(inflight.pop(fut), fut)
+                    if time.monotonic() - self.last_commit >= COMMIT_EVERY:
+                        self._try_commit(wait_lock=False)
+                if got:
+                    summary.interrupted = got[0]
+                    summary.not_started = sorted(self.dropped + [t.date for t in tasks])
+                elif tasks:  # the pool broke: what was never started is not loaded either
+                    for t in tasks:
+                        self.pending_fail.append(DayFailure(
+                            t.date, t.minute_key, f"not started: a worker process died ({broken})", True,
+                            "rerun the same command; if a worker dies again, lower --workers"))
+            summary.seconds = time.monotonic() - t0
+            locked = self._try_commit(wait_lock=True)
+            self.reporter.close()
+            if locked is not None and got:
+                # stopping was asked for (maybe while waiting): do not sit on the lock; the
+                # finished days stay in Parquet
+                summary.interrupted = summary.interrupted or got[0]
+                n = len(self.pending_commit)
+                summary.warnings.append(f"{locked.message}: {n} finished day(s) not committed; their Parquet "
+                                        "partitions are kept and the next run commits them without refetching")
+                self.runlog.write(summary, state=summary.outcome)
+                return  # the journal still says 'running': the next start records the run as killed
+            outcome = summary.outcome if locked is None else "locked"
+            self.runlog.write(summary, state=outcome)
+            if locked is not None:
+                raise locked
+            self._finish(outcome)
 
     def _collect(self, task: DayTask, fut: Future) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         exc = fut.exception()
         if exc is None:
             result: DayResult = fut.result()
@@ -255,7 +319,16 @@ class _Runner:
             for w in result.warnings:
                 self.summary.warnings.append(w)
             return
-        if isinstance(exc, FlatloadError):
+        if isinstance(exc, BrokenProcessPool) and self.got:
+            # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
+            # was still starting): the day is dropped, not failed; the next run loads it
+            self.dropped.append(task.date)
+            return
+        if isinstance(exc, BrokenProcessPool):
+            failure = DayFailure(task.date, task.minute_key, f"a worker process died while loading this day ({exc})",
+                                 True, "rerun the same command; if a worker dies again (out of memory?), "
+                                       "lower --workers")
+        elif isinstance(exc, FlatloadError):
             failure = DayFailure(task.date, exc.key or task.minute_key, exc.message, exc.transient, exc.hint)
         else:  # a bug, not bad input: keep the type so it can be reported
             failure = DayFailure(task.date, task.minute_key, f"unexpected {type(exc).__name__}: {exc}", False,
@@ -263,30 +336,48 @@ class _Runner:
         self.pending_fail.append(failure)
         self.reporter.advance(task.date, 0, 0, failure.line())
 
+    def _connect(self, wait_lock: bool):
+        """The journal; JournalLocked if it stays held. ``wait_lock``: wait up to --lock-timeout, but
+        only a moment once a signal has come in (before or during the wait)."""
+        path, deadline = self.settings.journal_path, time.monotonic() + self.settings.lock_timeout
+        while True:
+            if not wait_lock:
+                return journal.connect(path, 0.5)
+            if self.got:
+                return journal.connect(path, min(self.settings.lock_timeout, self.INTERRUPTED_LOCK_WAIT))
+            try:  # in slices, so that a signal arriving meanwhile ends the wait
+                return journal.connect(path, max(0.0, min(1.0, deadline - time.monotonic())))
+            except JournalLocked:
+                if time.monotonic() >= deadline:
+                    raise
+
     def _try_commit(self, wait_lock: bool) -> JournalLocked | None:
         if not self.pending_commit and not self.pending_fail:
             return None
         try:
-            con = journal.connect(self.settings.journal_path, self.settings.lock_timeout if wait_lock else 0.5)
+            con = self._connect(wait_lock)
         except JournalLocked as exc:
             return exc if wait_lock else None
         try:
-            for result in self.pending_commit:
-                _commit_result(con, result, self.summary.run_id)
-                self.summary.record_done(result)
-            for failure in self.pending_fail:
-                _commit_failure(con, failure, self.settings, self.summary.run_id)
-                self.summary.failed.append(failure)
+            while self.pending_commit:  # each day's commit is its own transaction: count it once
+                _commit_result(con, self.pending_commit[0], self.summary.run_id)
+                self.summary.record_done(self.pending_commit.pop(0))
+            while self.pending_fail:
+                _commit_failure(con, self.pending_fail[0], self.settings, self.summary.run_id)
+                self.summary.failed.append(self.pending_fail.pop(0))
         finally:
             con.close()
-        self.pending_commit.clear()
-        self.pending_fail.clear()
         self.last_commit = time.monotonic()
         self.runlog.write(self.summary, state="running")
         return None
 
     def _finish(self, outcome: str) -> None:
-        con = journal.connect(self.settings.journal_path, self.settings.lock_timeout)
+        try:
+            con = self._connect(wait_lock=True)
+        except JournalLocked:
+            if self.summary.interrupted:
+                return  # the journal still says 'running': the next start records the run as killed
+            raise
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])

