@@ -19,6 +19,7 @@ from typing import Protocol
 import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from .errors import (
     ConfigError,
@@ -62,9 +63,16 @@ class Store(Protocol):
     def get(self, key: str) -> bytes: ...
 
 
+def _session(settings: Settings) -> boto3.session.Session:
+    try:
+        return boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    except bce.ProfileNotFound:
+        raise ConfigError(f"AWS profile {settings.profile!r} not found", hint="check --profile / AWS_PROFILE") from None
+
+
 def make_client(settings: Settings):  # -> botocore S3 client
     """A boto3 S3 client for the vendor endpoint: s3v4, standard retries, bounded pool."""
-    session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    session = _session(settings)
     config = Config(
         signature_version="s3v4",
         # total_max_attempts counts the first try; botocore's "max_attempts" would count retries only
@@ -78,6 +86,10 @@ def make_client(settings: Settings):  # -> botocore S3 client
         return session.client("s3", endpoint_url=settings.endpoint_url, config=config, region_name="us-east-1")
     except (bce.ProfileNotFound, ValueError) as exc:
         raise ConfigError(f"cannot build the S3 client for {settings.endpoint_url}: {exc}") from None
+
+
+#: a body cut short after the headers arrived; botocore does not retry these
+_BODY_ERRORS = (bce.HTTPClientError, bce.IncompleteReadError, bce.ConnectionError)
 
 
 class S3Store:
@@ -115,29 +127,32 @@ class S3Store:
         """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable.
 
         botocore retries the request until the response headers arrive; a body cut
-        short after that (a dropped connection mid-download) is retried here, with
-        the same number of attempts.
+        short after that (a dropped connection mid-download) is retried here by
+        tenacity, with the same number of attempts.
         """
-        for attempt in range(1, self.attempts + 1):
-            try:
-                resp = self.client.get_object(Bucket=self.bucket, Key=key)
-            except bce.ClientError as exc:
-                raise self._client_error(exc, key) from None
-            except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
-                raise self._unreachable(exc) from None
-            except (bce.HTTPClientError, bce.ConnectionError) as exc:
-                raise FetchError(f"download failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=key,
-                                 hint="rerun later; finished days are kept") from None
-            try:
-                return resp["Body"].read()
-            except (bce.HTTPClientError, bce.IncompleteReadError, bce.ConnectionError) as exc:
-                if attempt == self.attempts:
-                    raise FetchError(f"download cut short on each of {self.attempts} attempt(s): {_reason(exc)}",
-                                     key=key, hint="rerun later; finished days are kept") from None
-                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
-            finally:
-                resp["Body"].close()
-        raise AssertionError("unreachable")
+        retrying = Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                            wait=wait_exponential(multiplier=0.2, max=2.0),
+                            retry=retry_if_exception_type(_BODY_ERRORS))
+        try:
+            return retrying(self._get_once, key)
+        except _BODY_ERRORS as exc:
+            raise FetchError(f"download cut short on each of {self.attempts} attempt(s): {_reason(exc)}",
+                             key=key, hint="rerun later; finished days are kept") from None
+
+    def _get_once(self, key: str) -> bytes:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        except bce.ClientError as exc:
+            raise self._client_error(exc, key) from None
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+            raise self._unreachable(exc) from None
+        except (bce.HTTPClientError, bce.ConnectionError) as exc:
+            raise FetchError(f"download failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=key,
+                             hint="rerun later; finished days are kept") from None
+        try:
+            return resp["Body"].read()
+        finally:
+            resp["Body"].close()
 
     def _client_error(self, exc: bce.ClientError, what: str):
         code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -225,7 +240,7 @@ def ensure_credentials(settings: Settings) -> None:
     """Fail early, with the fix, when S3 is used and no credentials are found."""
     if settings.mirror is not None:
         return
-    session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    session = _session(settings)
     if session.get_credentials() is None and not os.environ.get("AWS_ACCESS_KEY_ID"):
         raise ConfigError("no S3 credentials found",
                           hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to your flat-files keys, or --profile")
