@@ -247,6 +247,8 @@ class _Runner:
     got: list[int] = field(default_factory=list)
     #: in-flight days given up because the signal also ended their worker
     dropped: list[dt.date] = field(default_factory=list)
+    #: a pool worker died (killed by a signal, the OOM killer): the pool is broken
+    worker_died: bool = False
     #: once a signal came in, the final commit waits only this long (s) for a journal held elsewhere
     INTERRUPTED_LOCK_WAIT = 2.0
 
@@ -290,6 +292,9 @@ class _Runner:
                         self.pending_fail.append(DayFailure(
                             t.date, t.minute_key, f"not started: a worker process died ({broken})", True,
                             "rerun the same command; if a worker dies again, lower --workers"))
+            if broken is not None or self.worker_died:
+                # a worker died, maybe mid-write; every worker is gone now and this run holds the data dir
+                parquet.clean_temp(s.parquet_dir)
             summary.seconds = time.monotonic() - t0
             locked = self._try_commit(wait_lock=True)
             self.reporter.close()
@@ -319,6 +324,8 @@ class _Runner:
             for w in result.warnings:
                 self.summary.warnings.append(w)
             return
+        if isinstance(exc, BrokenProcessPool):
+            self.worker_died = True
         if isinstance(exc, BrokenProcessPool) and self.got:
             # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
             # was still starting): the day is dropped, not failed; the next run loads it
@@ -381,6 +388,8 @@ class _Runner:
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])
+            # views over Parquet globs can only be made once files exist: the first run's are new
+            journal.apply_schema(con, self.settings.parquet_dir, self.settings.asset)
         finally:
             con.close()
 

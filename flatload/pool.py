@@ -66,7 +66,7 @@ def _exit_with_parent() -> None:
 def _init_worker(settings: Settings, rest_rpm: int | None) -> None:
     global _CTX
     _ignore_sigint()
-    pass  # _exit_with_parent()
+    _exit_with_parent()
     _CTX = build_context(settings, rest_rpm)
     _ignore_sigint()
 

@@ -315,7 +315,7 @@ class TimingReporter:
                "after_last_day": (self.closed or self.t0 + total) - self.done[-1],
                "finish": self.t0 + total - (self.closed or self.t0 + total), "completions": rel}
         w = min(workers, len(rel))
-        if len(rel) > w:
+        if len(rel) > w and workers > 1:  # inline (workers=1) reports days in batches: no estimate
             out["steady_s_per_day"] = (rel[-1] - rel[w - 1]) / (len(rel) - w)
         return out
 
@@ -715,17 +715,19 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
         fl_best = min(fl, key=lambda r: r["seconds"])
         t_fl = fl_best["seconds"]
         workers = fl_best["rss_workers_vmhwm_kib"]
-        rss = (f"workers {', '.join(_mib(w) for w in workers[:args.workers])} (VmHWM via /proc); "
-               f"max child ru_maxrss {_mib(fl_best['rss_children_maxrss_kib'])}; "
-               f"parent {_mib(fl_best['rss_self_vmhwm_kib'])} VmHWM")
+        rss = ("inline: the parent is the worker; " if args.workers == 1 else
+               f"workers {', '.join(_mib(w) for w in workers[:args.workers])} (VmHWM via /proc); ")
+        rss += (f"max child ru_maxrss {_mib(fl_best['rss_children_maxrss_kib'])}; "
+                f"parent {_mib(fl_best['rss_self_vmhwm_kib'])} VmHWM")
         print(f"{src:7} {'flatload workers=' + str(args.workers):22} {t_fl:8.2f} {t_fl / n:7.3f} "
               f"{rows / t_fl:11,.0f} {1.0:11.2f} {fl_best['cpu_seconds'] / n:9.2f} "
               f"{fl_best['others_cores']:6.2f}  {rss}")
         ph = fl_best.get("phases") or {}
         if ph:
             steady = ph.get("steady_s_per_day")
+            first = "worker spawn+imports+1 day" if args.workers > 1 else "inline: 1 day, reported with the next"
             print(f"        flatload phases: plan {ph['plan']:.2f} s; first day back at {ph['first_day_back']:.2f} s "
-                  f"(worker spawn+imports+1 day); last day back at {ph['last_day_back']:.2f} s; then "
+                  f"({first}); last day back at {ph['last_day_back']:.2f} s; then "
                   f"commit+pool shutdown {ph['after_last_day']:.2f} s, finish {ph['finish']:.2f} s; completions "
                   f"{', '.join(f'{x:.2f}' for x in ph['completions'])}"
                   + (f"; steady state {steady:.3f} s/day (after the first {args.workers} days)" if steady else ""))

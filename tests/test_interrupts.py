@@ -6,8 +6,10 @@ command, then a final rerun, and checks after every step what a user relies on:
 * SIGINT/SIGTERM: the run stops taking new days, finishes (or drops) the days in
   flight, commits what is done, exits 130/143 and is recorded as interrupted in the
   DuckDB ``runs`` table and in its ``runs/<id>.json`` file;
-* ``kill -9``: no worker outlives the parent, every visible Parquet file reads in
-  full, the next run removes leftover temp files and marks the dead run 'killed';
+* ``kill -9`` (early, mid-write, mid-commit, of the parent or of the whole group): no
+  worker outlives the parent, every visible Parquet file reads in full at every moment
+  (a reader thread opens each as it appears), the next run removes leftover temp files
+  and marks the dead run 'killed'; a dead worker (OOM killer) fails its days, transiently;
 * always: the journal holds exactly the committed days, each equal to a clean run's;
   the final rerun ends with a journal and partitions identical to a clean run's, and
   does not fetch again the days an earlier run finished but did not commit.
@@ -15,7 +17,8 @@ command, then a final rerun, and checks after every step what a user relies on:
 Triggers are deterministic where possible: the load reads S3 through a proxy
 (``tests/fakes/s3_proxy.py``) whose request hook sends the signal when the n-th
 minute file is requested, i.e. while that day is in flight; other triggers watch the
-Parquet tree or the run file. Nothing in the code under test is patched.
+Parquet tree, the run file or the journal's WAL, stopping the process group (SIGSTOP)
+to confirm the moment before killing it. Nothing in the code under test is patched.
 """
 from __future__ import annotations
 
@@ -49,7 +52,6 @@ START, END = dt.date(2024, 2, 1), dt.date(2024, 2, 21)
 DAYS = calendar.sessions(START, END)
 N_TICKERS = 60
 ASSET = "us_stocks_sip"
-DATASETS = ("minute_aggs", "day_aggs", "metrics")
 LOCK_TIMEOUT = 20  # --lock-timeout of every run: bounds how long a run waits for a held journal
 RUN_TIMEOUT = 60.0
 
@@ -233,6 +235,7 @@ class Chain:
     #: (run_id, expected runs.outcome once a later run has started)
     runs: list[tuple[str, str]] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    files: list = field(default_factory=list)
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "flatload.cli", "load", "--start", START.isoformat(), "--end", END.isoformat(),
@@ -248,31 +251,39 @@ class Chain:
         logs = self.data_dir.parent / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out, err = open(logs / f"{name}.out", "w+"), open(logs / f"{name}.err", "w+")
+        committed = self.committed()  # before the run starts: it must not find the journal open here
+        uncommitted = metrics_dates(self.data_dir) - committed
+        reader = PartitionReader(self.data_dir / "parquet")
+        reader.start()
         # its own session: signals to the group reach the parent and its workers, and no one else
         proc = subprocess.Popen(self.command(), stdout=out, stderr=err, env=env, cwd=self.data_dir.parent,
                                 start_new_session=True)
         self.procs.append(proc)
-        reader = PartitionReader(self.data_dir / "parquet")
-        reader.start()
-        committed = self.committed()
+        self.files += [out, err]
         run = Run(self, name, proc, out, err, reader, committed=committed,
-                  uncommitted=metrics_dates(self.data_dir) - committed, started=time.monotonic())
+                  uncommitted=uncommitted, started=time.monotonic())
         if at is not None and action is not None:
             self.gate.arm(at, lambda: action(run))  # the process is still importing: no request yet
         return run
 
     def committed(self) -> set[dt.date]:
+        """Days the journal holds as loaded."""
         if not (self.data_dir / "flatload.duckdb").exists():
             return set()
-        return {r[0] for r in snapshot(self.data_dir)["day_status"]}
+        return {r[0] for r in snapshot(self.data_dir)["day_status"] if r[1] != "failed"}
 
     def assert_journal_consistent(self) -> set[dt.date]:
-        """Whatever days are committed are complete and equal to a clean run's; returns them."""
+        """Whatever days are committed are complete and equal to a clean run's; returns them.
+
+        Days recorded as failed (a dead worker) have no rows and only 'failed' ledger entries.
+        """
         snap = snapshot(self.data_dir)
-        dates = {r[0] for r in snap["day_status"]}
-        assert {r[1] for r in snap["journal"]} <= dates, "journal rows without a committed day status"
-        assert snap == restrict(self.reference.snapshot, dates)
-        return dates
+        loaded = {r[0] for r in snap["day_status"] if r[1] != "failed"}
+        assert {r[1] for r in snap["journal"]} <= loaded, "journal rows without a committed day status"
+        assert restrict(snap, loaded) == restrict(self.reference.snapshot, loaded)
+        others = [r for r in snap["ledger"] if r[2] not in loaded]
+        assert all(r[9] == "failed" for r in others), others
+        return loaded
 
     def cleanup(self) -> None:
         for proc in self.procs:
@@ -281,6 +292,8 @@ class Chain:
                 proc.wait()
             for pid, _ in group_members(proc.pid):
                 os.kill(pid, signal.SIGKILL)
+        for fh in self.files:
+            fh.close()
 
 
 @dataclass
@@ -354,8 +367,11 @@ class Run:
         again = self.uncommitted & self.chain.gate.fetched_dates()
         assert not again, f"{self.name}: fetched again days already in Parquet: {sorted(again)}"
 
-    def check_interrupted(self, rc: int, sig: signal.Signals) -> dict:
-        """A clean stop: exit 128+sig, run recorded 'interrupted', done days committed, the rest not started."""
+    def check_interrupted(self, rc: int, sig: signal.Signals, workers_killed: bool = False) -> dict:
+        """A clean stop: exit 128+sig, run recorded 'interrupted', done days committed, the rest not started.
+
+        ``workers_killed``: the signal ended the workers too, so the days in flight may be dropped.
+        """
         assert rc == 128 + sig, f"{self.name}: exit {rc}, expected {128 + sig}\n{self.logs()}"
         self.check_common(rc)
         self.check_not_refetched()
@@ -365,7 +381,7 @@ class Run:
         assert body["failed"] == [], f"{self.name}: an interrupt must not fail days: {body['failed']}"
         done = {dt.date.fromisoformat(d) for d in body["done"]}
         not_started = {dt.date.fromisoformat(d) for d in body["not_started"]}
-        assert done, f"{self.name}: nothing was done before the signal took effect"
+        assert done or workers_killed, f"{self.name}: the days in flight were not finished"
         assert not_started, f"{self.name}: the signal did not stop the run from taking new days"
         assert done | not_started == set(DAYS) - self.committed, (sorted(done), sorted(not_started))
         assert self.run_row(body["run_id"]) == ("interrupted", len(done), 0)
@@ -425,12 +441,12 @@ def chain_for(tmp_path: Path, s3_endpoint: str, source: str, reference: Referenc
 
 # ---- the steps -------------------------------------------------------------------------------
 def signal_at_minute_get(chain: Chain, name: str, n: int, send: Callable[[Run], None],
-                         sig: signal.Signals) -> dict:
+                         sig: signal.Signals, workers_killed: bool = False) -> dict:
     """Start a run; when it requests its n-th minute file, ``send`` the signal; expect a clean stop."""
     run = chain.start(name, n, send)
     rc = run.wait()
     assert chain.gate.fired.is_set(), f"{name}: the run ended before its minute GET #{n}\n{run.logs()}"
-    return run.check_interrupted(rc, sig)
+    return run.check_interrupted(rc, sig, workers_killed)
 
 
 def kill_at_minute_get(chain: Chain, name: str, n: int) -> None:
@@ -484,22 +500,81 @@ def hold_journal_then(chain: Chain, name: str, finish: Callable[[Run], None]) ->
     return run
 
 
+def kill_during_commit(chain: Chain, name: str) -> None:
+    """``kill -9`` the run in the middle of its commit batch: the journal's WAL exists from a
+    connection's first commit until it closes, so a kill then lands after some days' transactions
+    and before others'. Each committed day must be whole, the others absent."""
+    run = chain.start(name)
+    wal = chain.data_dir / "flatload.duckdb.wal"
+    deadline = time.monotonic() + 30
+    while True:
+        assert run.proc.poll() is None, f"{name}: the run ended before its commit was caught\n{run.logs()}"
+        assert time.monotonic() < deadline, f"{name}: no commit caught"
+        if wal.exists():
+            os.killpg(run.pid, signal.SIGSTOP)
+            # the planning connection also writes the WAL; the run file is written after it closes,
+            # and says 'running' until the days' commits are done (finishing the run writes it too)
+            if wal.exists() and run.has_run_file() and run.run_file()["state"] == "running":
+                os.killpg(run.pid, signal.SIGKILL)
+                break
+            os.killpg(run.pid, signal.SIGCONT)
+    run.check_killed(run.wait())
+    assert wal.exists(), "the kill landed inside the commit batch"
+    # the WAL exists only after a first commit: what was committed before the kill survives it
+    assert chain.assert_journal_consistent() > run.committed
+
+
+def kill_a_worker(chain: Chain, name: str, n: int) -> dict:
+    """``kill -9`` one pool worker (as the OOM killer would) when the n-th minute file is requested:
+    the run stops, reports the lost days as failed (transient), commits the rest, exits 1."""
+    def kill_worker(run: Run) -> None:
+        for pid, _ in group_members(run.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                os.kill(pid, signal.SIGKILL)
+                return
+        raise AssertionError("no pool worker found")
+
+    run = chain.start(name, n, kill_worker)
+    rc = run.wait()
+    assert chain.gate.fired.is_set(), f"{name}: the run ended before its minute GET #{n}\n{run.logs()}"
+    assert rc == 1, f"{name}: exit {rc}\n{run.logs()}"
+    run.check_common(rc)
+    body = run.run_file()
+    assert body["state"] == "partial", body
+    failed = {dt.date.fromisoformat(f["date"]) for f in body["failed"]}
+    done = {dt.date.fromisoformat(d) for d in body["done"]}
+    assert failed and all(f["transient"] and "worker process died" in f["error"] for f in body["failed"]), body
+    assert done | failed == set(DAYS) - run.committed
+    assert not temp_files(chain.data_dir), "the run removes what its dead worker left half written"
+    assert run.run_row(body["run_id"]) == ("partial", len(done), len(failed))
+    chain.runs.append((body["run_id"], "partial"))
+    return body
+
+
 # ---- the tests -------------------------------------------------------------------------------
 def test_process_pool_interrupts_resume(chain_for: Callable[[int], Chain]) -> None:
-    """--workers 2: Ctrl-C, kill -9 as the first day is fetched, SIGTERM, then a rerun."""
+    """--workers 2: Ctrl-C, kill -9 of the parent, of a worker, SIGTERM to the group, to the parent, a rerun."""
     chain = chain_for(2)
     # Ctrl-C reaches the workers too: they ignore it, the parent finishes the days in flight
     signal_at_minute_get(chain, "1-ctrl-c", 3, Run.ctrl_c, signal.SIGINT)
     # kill -9 of the parent alone: its workers must not outlive it
     kill_at_minute_get(chain, "2-kill-early", 1)
-    # SIGTERM to the parent alone (kill PID)
-    signal_at_minute_get(chain, "3-sigterm", 2, lambda r: os.kill(r.pid, signal.SIGTERM), signal.SIGTERM)
-    final = chain.start("4-rerun")
+    # a worker killed (OOM killer): the run ends 'partial', the days it could not load are retried later
+    kill_a_worker(chain, "2b-kill-a-worker", 2)
+    # SIGTERM to the whole group (systemd's default KillMode): the workers die, their days are
+    # dropped (not failed) and their half-written temp files removed
+    signal_at_minute_get(chain, "3-sigterm-group", 2, lambda r: os.killpg(r.pid, signal.SIGTERM), signal.SIGTERM,
+                         workers_killed=True)
+    # SIGTERM to the parent alone (kill PID): the days in flight are finished
+    signal_at_minute_get(chain, "4-sigterm", 2, lambda r: os.kill(r.pid, signal.SIGTERM), signal.SIGTERM)
+    final = chain.start("5-rerun")
     final.check_complete(final.wait())
 
 
 def test_inline_interrupts_resume(chain_for: Callable[[int], Chain]) -> None:
-    """--workers 1: SIGTERM, kill -9 mid-write, Ctrl-C, SIGTERM and kill -9 while the journal is held, a rerun."""
+    """--workers 1: SIGTERM, kill -9 mid-write, Ctrl-C, SIGTERM while the journal is held, kill -9 mid-commit,
+    a rerun."""
     chain = chain_for(1)
     signal_at_minute_get(chain, "1-sigterm", 2, lambda r: os.kill(r.pid, signal.SIGTERM), signal.SIGTERM)
     kill_mid_write(chain, "2-kill-mid-write", after=2)
@@ -517,9 +592,8 @@ def test_inline_interrupts_resume(chain_for: Callable[[int], Chain]) -> None:
     assert chain.assert_journal_consistent() == run.committed  # nothing could be committed
     chain.runs.append((body["run_id"], "killed"))  # its journal row says 'running' until the next start
 
-    # kill -9 at the very end: every day written, none committed
-    run = hold_journal_then(chain, "5-kill-late", lambda r: os.kill(r.pid, signal.SIGKILL))
-    run.check_killed(run.rc)  # type: ignore[attr-defined]
+    # kill -9 at the very end, in the middle of committing the days finished earlier
+    kill_during_commit(chain, "5-kill-during-commit")
 
     final = chain.start("6-rerun")
     final.check_complete(final.wait())

@@ -190,12 +190,6 @@ def test_minute_bars_view_after_second_run_from_another_directory(settings, s3_e
     _check_minute_bars_view(settings.replace(data_dir=tmp_path / "reldata"), files, days, tmp_path, monkeypatch)
 
 
-@pytest.mark.xfail(strict=True, raises=duckdb.CatalogException, reason=(
-    "bug: after the first load into an empty data dir the minute_bars view does not exist "
-    "(Catalog Error: Table with name minute_bars does not exist). journal.apply_schema skips sql files "
-    "using read_parquet while no Parquet exists, and run_days applies the schema only before loading; "
-    "fix: re-apply the views (002_views.sql) in the commit connection once partitions were written "
-    "(e.g. in _Runner._finish)."))
 def test_minute_bars_view_after_first_load(settings, s3_endpoint, bucket, tmp_path, monkeypatch):
     days = DST_SPRING
     files = upload_days(s3_endpoint, bucket, days, n_tickers=N)
