@@ -258,3 +258,27 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
     finally:
         con.unregister("_pairs")
     return [(r[0], r[1]) for r in rows]
+
+
+def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.DataFrame, source: str,
+               ledger: list[LedgerEntry], rejects: pl.DataFrame, run_id: str) -> None:
+    """One transaction: the day's journal rows, its rejects, its ledger entries and its status."""
+    scope = ledger[0].scope if ledger else "*"
+    scope_set = None if scope == "*" else frozenset(scope.split(","))
+    with transaction(con):
+        upsert_day(con, trade_date, metrics, source, scope_set)
+        write_rejects(con, trade_date, [e.key for e in ledger], rejects, run_id)
+        write_ledger(con, ledger, run_id)
+        set_day_status(con, trade_date, source, None, metrics.height, scope, run_id)
+
+
+def commit_failure(con: duckdb.DuckDBPyConnection, trade_date: dt.date, key: str, dataset: str, message: str,
+                   scope: str, run_id: str) -> None:
+    """Record a failed object; the day is marked failed unless an earlier run loaded it."""
+    entry = LedgerEntry(key, dataset, trade_date, None, None, None, 0, 0, 0, "failed", message, scope)
+    with transaction(con):
+        write_ledger(con, [entry], run_id)
+        current = read_day_status(con, trade_date, trade_date).get(trade_date)
+        # a day loaded earlier keeps its rows and status; the failure stays visible in the ledger
+        if current is None or current[0] == "failed":
+            set_day_status(con, trade_date, "failed", message, 0, scope, run_id)

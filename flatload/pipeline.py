@@ -367,10 +367,13 @@ class _Runner:
             return exc if wait_lock else None
         try:
             while self.pending_commit:  # each day's commit is its own transaction: count it once
-                _commit_result(con, self.pending_commit[0], self.summary.run_id)
+                r = self.pending_commit[0]
+                journal.commit_day(con, r.date, r.metrics, r.source, r.ledger, r.rejects, self.summary.run_id)
                 self.summary.record_done(self.pending_commit.pop(0))
             while self.pending_fail:
-                _commit_failure(con, self.pending_fail[0], self.settings, self.summary.run_id)
+                f = self.pending_fail[0]
+                journal.commit_failure(con, f.date, f.key, DAY if "/day_aggs" in f.key else MINUTE, f.line(),
+                                       journal.scope_text(self.settings.symbols), self.summary.run_id)
                 self.summary.failed.append(self.pending_fail.pop(0))
         finally:
             con.close()
@@ -392,26 +395,3 @@ class _Runner:
             journal.apply_schema(con, self.settings.parquet_dir, self.settings.asset)
         finally:
             con.close()
-
-
-def _commit_result(con, result: DayResult, run_id: str) -> None:
-    scope = result.ledger[0].scope if result.ledger else "*"
-    scope_set = None if scope == "*" else frozenset(scope.split(","))
-    with journal.transaction(con):
-        journal.upsert_day(con, result.date, result.metrics, result.source, scope_set)
-        journal.write_rejects(con, result.date, [e.key for e in result.ledger], result.rejects, run_id)
-        journal.write_ledger(con, result.ledger, run_id)
-        journal.set_day_status(con, result.date, result.source, None, result.metrics.height, scope, run_id)
-
-
-def _commit_failure(con, failure: DayFailure, settings: Settings, run_id: str) -> None:
-    scope = journal.scope_text(settings.symbols)
-    dataset = DAY if "/day_aggs" in failure.key else MINUTE
-    entry = journal.LedgerEntry(failure.key, dataset, failure.date, None, None, None, 0, 0, 0,
-                                "failed", failure.line(), scope)
-    with journal.transaction(con):
-        journal.write_ledger(con, [entry], run_id)
-        current = journal.read_day_status(con, failure.date, failure.date).get(failure.date)
-        # a day loaded earlier keeps its rows and status; the failure stays visible in the ledger
-        if current is None or current[0] == "failed":
-            journal.set_day_status(con, failure.date, "failed", failure.line(), 0, scope, run_id)
