@@ -2,8 +2,12 @@
 """Benchmark flatload end to end against a DuckDB-only script on real-size synthetic days.
 
     python scripts/bench.py                     # 4 days, S3 (moto on loopback) and mirror, + DuckDB baseline
-    python scripts/bench.py --days 8 --source s3 --repeat 2
-    python scripts/bench.py --profile           # also a per-stage breakdown of one day, run inline
+    python scripts/bench.py --repeat 3 --profile   # best of 3, plus a per-stage breakdown of one day
+    python scripts/bench.py --presorted --source mirror   # minute CSV sorted like the vendor's files
+    python scripts/bench.py --workers 1 --no-baseline     # flatload inline, no process pool
+
+Other engineers' test runs share these 2 cores: read the "others" column (cores kept busy by
+other processes during a run) before trusting a wall-clock figure, and prefer --repeat 3.
 
 What it does:
 1. Generates N consecutive NYSE sessions with ``flatload.sample`` (~11,000 tickers, ~2 M minute
@@ -16,8 +20,8 @@ What it does:
    metrics, Parquet writes, DuckDB commit, pool start-up and shutdown included.
 4. Runs a DuckDB-only script producing the same outputs (minute, day and metrics Parquet per date,
    journal table in a DuckDB file) from the same files, the same way (S3 → temp file, or the
-   mirror path), in a fresh process, with DuckDB's default threads; ``--baseline-jobs 2`` also
-   runs two days at a time on two cursors, DuckDB's best shot at 2 cores for gzip CSV.
+   mirror path), in a fresh process, with DuckDB's default threads, one day at a time (jobs=1)
+   and two days at a time on two cursors (jobs=2: gzip CSV reads are single-threaded in DuckDB).
 5. Checks that both produced the same journal (float tolerance) and the same minute/day bars
    (row counts and an order-independent row hash), then prints times, ratios and memory.
 
@@ -484,10 +488,6 @@ def child_duckdb(cfg: dict) -> dict:
     return {"seconds": seconds, "days_done": len(days), "rows": rows[0], "threads": threads,
             "rss_self_vmhwm_kib": _proc_status("self").get("VmHWM", 0),
             "rss_self_before_kib": before}
-
-
-def _best(times: list[float]) -> float:
-    return min(times)
 
 
 def child_profile(cfg: dict) -> dict:
