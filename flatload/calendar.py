@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
-import pandas as pd
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 NY = ZoneInfo("America/New_York")
 PRE_OPEN = dt.time(4, 0)
@@ -23,8 +24,18 @@ _CALENDAR_START = "2003-01-01"
 
 
 @lru_cache(maxsize=1)
-def _xnys() -> xcals.ExchangeCalendar:
+def _xnys() -> "xcals.ExchangeCalendar":
+    # imported here: pool workers get their bounds from the parent and never pay for
+    # exchange_calendars + pandas (about a second per worker start)
+    import exchange_calendars as xcals
+
     return xcals.get_calendar("XNYS", start=_CALENDAR_START)
+
+
+def _ts(d: dt.date):  # -> pandas.Timestamp
+    import pandas as pd
+
+    return pd.Timestamp(d)
 
 
 def _ns(ts: dt.datetime) -> int:
@@ -57,7 +68,7 @@ class SessionBounds:
 
 def _bounds_checked(d: dt.date) -> SessionBounds:
     cal = _xnys()
-    ts = pd.Timestamp(d)
+    ts = _ts(d)
     open_ = cal.session_open(ts).to_pydatetime()
     close = cal.session_close(ts).to_pydatetime()
     regular_close = dt.datetime.combine(d, dt.time(16, 0), tzinfo=NY)
@@ -83,7 +94,7 @@ def session_bounds(d: dt.date) -> SessionBounds:
 
 def is_session(d: dt.date) -> bool:
     """True when NYSE trades on ``d``."""
-    return bool(_xnys().is_session(pd.Timestamp(d)))
+    return bool(_xnys().is_session(_ts(d)))
 
 
 def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -91,8 +102,8 @@ def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
     if end < start:
         return []
     cal = _xnys()
-    lo = max(pd.Timestamp(start), cal.first_session)
-    hi = min(pd.Timestamp(end), cal.last_session)
+    lo = max(_ts(start), cal.first_session)
+    hi = min(_ts(end), cal.last_session)
     if hi < lo:
         return []
     return [ts.date() for ts in cal.sessions_in_range(lo, hi)]

@@ -15,7 +15,7 @@ import polars as pl
 
 from . import calendar, parquet
 from .errors import RestUnavailable
-from .journal import LedgerEntry, scope_text
+from .ledger import LedgerEntry, scope_text
 from .metrics import session_metrics
 from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_frame
 from .s3 import DAY, MINUTE, ObjectInfo, Store
@@ -33,6 +33,8 @@ class DayTask:
     scope: frozenset[str] | None = None
     #: symbols whose minute bars may come from REST when the minute file is missing
     rest_symbols: frozenset[str] | None = None
+    #: the session windows, computed by the parent so workers never load the calendar
+    bounds: calendar.SessionBounds | None = None
 
 
 @dataclass
@@ -159,7 +161,7 @@ def _rest_minutes(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) 
 
 def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
     """Load one session; raises a FlatloadError naming the key when the day cannot load."""
-    b = calendar.session_bounds(task.date)
+    b = task.bounds or calendar.session_bounds(task.date)
     scope = scope_text(task.scope)
     ledger: list[LedgerEntry] = []
     rejects: list[pl.DataFrame] = []

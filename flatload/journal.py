@@ -12,7 +12,6 @@ import glob as globmod
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -20,6 +19,7 @@ import polars as pl
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from .errors import JournalLocked
+from .ledger import LedgerEntry, scope_covers, scope_text  # noqa: F401 - re-exported
 from .metrics import JOURNAL_COLUMNS
 
 _VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
@@ -35,24 +35,6 @@ def sql_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("flatload's sql/ directory is missing from the installation")
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One object as the ledger remembers it."""
-
-    key: str
-    dataset: str
-    trade_date: dt.date
-    etag: str | None
-    size: int | None
-    last_modified: str | None
-    rows: int
-    rejected: int
-    off_date: int
-    status: str  # loaded | failed | missing
-    error: str | None
-    scope: str
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -159,18 +141,6 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.
         con.unregister("_day_metrics")
         if scope is not None:
             con.unregister("_day_scope")
-
-
-def scope_text(scope: frozenset[str] | None) -> str:
-    """How a scope is stored: '*' for all symbols."""
-    return "*" if scope is None else ",".join(sorted(scope))
-
-
-def scope_covers(stored: str, wanted: frozenset[str] | None) -> bool:
-    """True when a load done with scope ``stored`` already holds every symbol ``wanted``."""
-    if stored == "*":
-        return True
-    return wanted is not None and wanted <= set(stored.split(","))
 
 
 def write_ledger(con: duckdb.DuckDBPyConnection, entries: Iterable[LedgerEntry], run_id: str) -> None:

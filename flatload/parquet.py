@@ -38,7 +38,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 3,
+def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 2,
                  metadata: dict[str, str] | None = None) -> int:
     """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,7 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
                 plan.recovered.append(recovered)
                 continue
         rest_symbols = rest_scope.get(d) if rest_scope is not None else settings.symbols
-        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols))
+        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols, calendar.session_bounds(d)))
         plan.replaces.extend(str(p) for p in replaced)
     return plan
 

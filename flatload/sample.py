@@ -92,15 +92,22 @@ def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 
     minute = pl.DataFrame({
         "ticker": np.array(tickers, dtype=object)[rows],
         "volume": vol.astype(np.int64),
-        "open": np.round(o, 4),
-        "close": np.round(c, 4),
-        "high": np.round(h, 4),
-        "low": np.round(low, 4),
+        "open": _tick(o),
+        "close": _tick(c),
+        "high": np.maximum(_tick(h), np.maximum(_tick(o), _tick(c))),
+        "low": np.minimum(_tick(low), np.minimum(_tick(o), _tick(c))),
         "window_start": starts[cols],
         "transactions": trades.astype(np.int64),
     }, schema=_schema())
+    # the vendor's files are ordered by ticker, then time
+    minute = minute.sort("ticker", "window_start")
     day = _day_from_minutes(minute, b, tickers[n_tickers:], rng, drop=minute_only)
     return SampleDay(d, minute, day)
+
+
+def _tick(price: np.ndarray) -> np.ndarray:
+    """Prices on the tick grid: cents from $1 up, 1/100 cent below (Reg NMS)."""
+    return np.where(price >= 1.0, np.round(price, 2), np.round(price, 4))
 
 
 def _schema() -> dict[str, pl.DataType]:
@@ -119,7 +126,7 @@ def _day_from_minutes(minute: pl.DataFrame, b: calendar.SessionBounds, extra: li
         # the last few tickers trade only outside the regular session or are missing from the day file
         day = day.head(max(day.height - drop, 0))
     if extra:
-        px = np.round(np.exp(rng.uniform(np.log(2), np.log(100), len(extra))), 4)
+        px = _tick(np.exp(rng.uniform(np.log(2), np.log(100), len(extra))))
         day = pl.concat([day, pl.DataFrame({
             "ticker": extra, "volume": rng.integers(100, 10_000, len(extra)), "open": px, "close": px,
             "high": px, "low": px, "transactions": np.full(len(extra), 3)},

@@ -47,7 +47,7 @@ from pathlib import Path
 
 BUCKET = "flatfiles"
 ASSET = "us_stocks_sip"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when flatload.sample changes what it generates
 JOURNAL_COLUMNS = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", "hod", "lod",
                    "close_price", "ah_high", "ah_low", "day_volume"]
 
