@@ -267,7 +267,8 @@ class _Runner:
         with _signals(handle_signals) as got:
             self.got = got
             broken: BrokenProcessPool | None = None
-            with make_pool(s) as pool:
+            # one day to load (the usual cron refresh) runs inline: no pool to spawn
+            with make_pool(s.replace(workers=max(1, min(s.workers, len(tasks))))) as pool:
                 inflight: dict[Future, DayTask] = {}
                 while tasks or inflight:
                     while tasks and not got and broken is None and len(inflight) < s.workers + 1:
@@ -284,6 +285,10 @@ class _Runner:
                         self._collect(inflight.pop(fut), fut)
                     if time.monotonic() - self.last_commit >= COMMIT_EVERY:
                         self._try_commit(wait_lock=False)
+                if not got and not tasks and broken is None:
+                    # idle workers exit while the last days commit
+                    pool.begin_shutdown()  # type: ignore[attr-defined]
+                    self._try_commit(wait_lock=False)
                 if got:
                     summary.interrupted = got[0]
                     summary.not_started = sorted(self.dropped + [t.date for t in tasks])

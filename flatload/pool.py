@@ -79,6 +79,9 @@ def _run_in_worker(fn: Callable[..., Any], *args: Any) -> Any:
 class InlineExecutor(Executor):
     """Runs each call at submit time in this process: one worker, easy to debug."""
 
+    def begin_shutdown(self) -> None:
+        """Nothing runs in the background."""
+
     def __init__(self, settings: Settings) -> None:
         self.ctx = build_context(settings, settings.rest_rpm)
 
@@ -107,7 +110,20 @@ class WorkerPool(Executor):
         return self.pool.submit(_run_in_worker, fn, *args)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._closing is not None:
+            if wait:
+                self._closing.join()
+            return
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    _closing: threading.Thread | None = None
+
+    def begin_shutdown(self) -> None:
+        """Let idle workers exit in the background (the parent commits meanwhile); ``shutdown`` joins."""
+        if self._closing is None:
+            self._closing = threading.Thread(target=self.pool.shutdown, kwargs={"wait": True},
+                                             name="flatload-pool-shutdown", daemon=True)
+            self._closing.start()
 
 
 @contextmanager
