@@ -12,8 +12,9 @@ from .errors import ConfigError
 DEFAULT_ENDPOINT = "https://files.massive.com"
 DEFAULT_BUCKET = "flatfiles"
 DEFAULT_REST_URL = "https://api.massive.com"
-#: one worker needs about this much memory at peak for a real-size day (measured by scripts/bench.py)
-WORKER_MEMORY_BYTES = 1_500 * 1024 * 1024
+#: peak memory of one worker on a real-size day, with headroom: scripts/bench.py measured
+#: ~380 MiB (vendor-sorted file) and ~670 MiB (a file that needs sorting) for 2 M rows
+WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
 
 
 def default_workers() -> int:
