@@ -73,45 +73,43 @@ def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                         default=None, help="Holds flatload.duckdb and parquet/ [env FLATLOAD_DATA_DIR; ./flatload-data]")(fn)
 
 
-def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Where flat files come from."""
-    for opt in reversed([
-        click.option("--endpoint-url", default=None, help="S3 endpoint [env FLATLOAD_ENDPOINT_URL; https://files.massive.com]"),
-        click.option("--bucket", default=None, help="S3 bucket [env FLATLOAD_BUCKET; flatfiles]"),
-        click.option("--profile", default=None, help="AWS profile holding the flat-files keys"),
-        click.option("--mirror", type=click.Path(path_type=Path, file_okay=False), default=None,
-                     help="Read a local directory laid out like the bucket instead of S3"),
-    ]):
-        fn = opt(fn)
-    return fn
+def _group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator applying ``options`` so that --help lists them in the order given."""
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return decorate
 
 
-def rest_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The REST fallback."""
-    for opt in reversed([
-        click.option("--rest-url", default=None, help="REST base URL [env FLATLOAD_REST_URL; https://api.massive.com]"),
-        click.option("--no-rest", is_flag=True, help="Never fall back to the REST API for missing files"),
-        click.option("--rest-rpm", type=click.IntRange(min=1), default=None,
-                     help="Client-side REST rate limit, requests/minute (free tier: 5)"),
-    ]):
-        fn = opt(fn)
-    return fn
+#: where flat files come from
+source_options = _group(
+    click.option("--endpoint-url", default=None, help="S3 endpoint [env FLATLOAD_ENDPOINT_URL; https://files.massive.com]"),
+    click.option("--bucket", default=None, help="S3 bucket [env FLATLOAD_BUCKET; flatfiles]"),
+    click.option("--profile", default=None, help="AWS profile holding the flat-files keys"),
+    click.option("--mirror", type=click.Path(path_type=Path, file_okay=False), default=None,
+                 help="Read a local directory laid out like the bucket instead of S3"),
+)
 
+#: the REST fallback
+rest_options = _group(
+    click.option("--rest-url", default=None, help="REST base URL [env FLATLOAD_REST_URL; https://api.massive.com]"),
+    click.option("--no-rest", is_flag=True, help="Never fall back to the REST API for missing files"),
+    click.option("--rest-rpm", type=click.IntRange(min=1), default=None,
+                 help="Client-side REST rate limit, requests/minute (free tier: 5)"),
+)
 
-def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """How a load runs."""
-    for opt in reversed([
-        click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive) [env FLATLOAD_SYMBOLS]"),
-        click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),
-        click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
-        click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),
-        click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-                     help="Seconds to wait for a DuckDB file held by another process [60]"),
-        click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary and errors"),
-        click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs"),
-    ]):
-        fn = opt(fn)
-    return fn
+#: how a load runs
+run_options = _group(
+    click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive) [env FLATLOAD_SYMBOLS]"),
+    click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),
+    click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
+    click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),
+    click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
+                 help="Seconds to wait for a DuckDB file held by another process [60]"),
+    click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary and errors"),
+    click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs"),
+)
 
 
 def _settings(**opts: Any) -> Settings:
@@ -126,6 +124,17 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     if not verbose:
         for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _finish(summary: Any, dry_run: bool, quiet: bool) -> None:
+    """Print the plan (dry run) or the summary, and exit with the run's code."""
+    if dry_run:
+        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
+        for line in summary.bad_input:
+            click.echo(f"bad input {line}", err=True)
+        return
+    _report(summary, quiet)
+    sys.exit(summary.exit_code)
 
 
 def _report(summary: Any, quiet: bool) -> None:
@@ -179,13 +188,7 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, quiet: 
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
         summary = load_days(start, end, settings, default_reporter(quiet), handle_signals=True)
-    if settings.dry_run:
-        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
-        for line in summary.bad_input:
-            click.echo(f"bad input {line}", err=True)
-        return
-    _report(summary, quiet)
-    sys.exit(summary.exit_code)
+    _finish(summary, settings.dry_run, quiet)
 
 
 @cli.command()
@@ -207,13 +210,7 @@ def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, handle_signals=True)
-    if settings.dry_run:
-        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
-        for line in summary.bad_input:
-            click.echo(f"bad input {line}", err=True)
-        return
-    _report(summary, quiet)
-    sys.exit(summary.exit_code)
+    _finish(summary, settings.dry_run, quiet)
 
 
 @cli.command()

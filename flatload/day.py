@@ -167,26 +167,21 @@ def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
     rejects: list[pl.DataFrame] = []
     warnings: list[str] = []
     nbytes = rows = 0
-    source = "flatfile"
     root = ctx.parquet_root
 
-    if task.minute is not None:
-        minute, n = _fetch_file(ctx, task.minute, b)
+    def source_of(obj: ObjectInfo | None, key: str, dataset: str, from_rest) -> Parsed | None:
+        nonlocal nbytes
+        if obj is None:
+            ledger.append(_entry(key, dataset, task.date, None, None, "missing", scope, "filled from REST"))
+            return from_rest(ctx, task, b)
+        parsed, n = _fetch_file(ctx, obj, b)
         nbytes += n
-        ledger.append(_entry(task.minute_key, MINUTE, task.date, task.minute, minute, "loaded", scope))
-    else:
-        minute = _rest_minutes(ctx, task, b)
-        source = "rest"
-        ledger.append(_entry(task.minute_key, MINUTE, task.date, None, None, "missing", scope,
-                             "filled from REST"))
-    if task.day is not None:
-        day, n = _fetch_file(ctx, task.day, b)
-        nbytes += n
-        ledger.append(_entry(task.day_key, DAY, task.date, task.day, day, "loaded", scope))
-    else:
-        day = _rest_day(ctx, task, b)
-        source = "rest"
-        ledger.append(_entry(task.day_key, DAY, task.date, None, None, "missing", scope, "filled from REST"))
+        ledger.append(_entry(key, dataset, task.date, obj, parsed, "loaded", scope))
+        return parsed
+
+    minute = source_of(task.minute, task.minute_key, MINUTE, _rest_minutes)
+    day = source_of(task.day, task.day_key, DAY, _rest_day)
+    source = "flatfile" if task.minute is not None and task.day is not None else "rest"
 
     for parsed, key in ((minute, task.minute_key), (day, task.day_key)):
         if parsed is None:

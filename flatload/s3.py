@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -109,18 +109,11 @@ class S3Store:
         """Every object under ``prefix`` (the paginator follows continuation tokens)."""
         out: list[ObjectInfo] = []
         paginator = self.client.get_paginator("list_objects_v2")
-        try:
+        with self._errors(prefix, "listing", "rerun later"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", ()):
                     out.append(ObjectInfo(obj["Key"], obj["ETag"].strip('"'), int(obj["Size"]),
                                           obj["LastModified"].isoformat()))
-        except bce.ClientError as exc:
-            raise self._client_error(exc, prefix) from None
-        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
-            raise self._unreachable(exc) from None
-        except (bce.HTTPClientError, bce.ConnectionError) as exc:
-            raise FetchError(f"listing failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=prefix,
-                             hint="rerun later") from None
         return out
 
     def get(self, key: str) -> bytes:
@@ -140,19 +133,25 @@ class S3Store:
                              key=key, hint="rerun later; finished days are kept") from None
 
     def _get_once(self, key: str) -> bytes:
-        try:
+        with self._errors(key, "download", "rerun later; finished days are kept"):
             resp = self.client.get_object(Bucket=self.bucket, Key=key)
-        except bce.ClientError as exc:
-            raise self._client_error(exc, key) from None
-        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
-            raise self._unreachable(exc) from None
-        except (bce.HTTPClientError, bce.ConnectionError) as exc:
-            raise FetchError(f"download failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=key,
-                             hint="rerun later; finished days are kept") from None
         try:
             return resp["Body"].read()
         finally:
             resp["Body"].close()
+
+    @contextmanager
+    def _errors(self, what: str, action: str, hint: str) -> Iterator[None]:
+        """botocore's exceptions, once its retries are spent, as one-line domain errors."""
+        try:
+            yield
+        except bce.ClientError as exc:
+            raise self._client_error(exc, what) from None
+        except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+            raise self._unreachable(exc) from None
+        except (bce.HTTPClientError, bce.ConnectionError) as exc:
+            raise FetchError(f"{action} failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=what,
+                             hint=hint) from None
 
     def _client_error(self, exc: bce.ClientError, what: str):
         code = str(exc.response.get("Error", {}).get("Code", ""))
