@@ -63,6 +63,7 @@ class SessionBounds:
 
     @property
     def close_et(self) -> dt.time:
+        """The close as New York wall time (16:00, or 13:00 on early closes)."""
         return dt.datetime.fromtimestamp(self.close / 1e9, NY).time()
 
 

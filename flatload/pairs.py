@@ -27,15 +27,18 @@ class Pairs:
 
     @property
     def dates(self) -> list[dt.date]:
+        """The sessions named, oldest first."""
         return sorted({d for _, d in self.pairs})
 
     def symbols_by_date(self) -> dict[dt.date, frozenset[str]]:
+        """The REST scope of each session."""
         out: dict[dt.date, set[str]] = {}
         for sym, d in self.pairs:
             out.setdefault(d, set()).add(sym)
         return {d: frozenset(s) for d, s in out.items()}
 
     def error_lines(self) -> list[str]:
+        """``file:line: reason`` for each unusable line."""
         return [f"{self.path}:{line}: {msg}" for line, msg in self.errors]
 
 

@@ -20,10 +20,17 @@ log = logging.getLogger("flatload")
 class Reporter(Protocol):
     """What the pipeline tells about its progress."""
 
-    def start(self, days: int, total_bytes: int) -> None: ...
-    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None: ...
-    def note(self, message: str) -> None: ...
-    def close(self) -> None: ...
+    def start(self, days: int, total_bytes: int) -> None:
+        """The run will load ``days`` sessions, about ``total_bytes`` to fetch."""
+
+    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
+        """One session finished: loaded (``rows``, ``nbytes``) or failed with ``error``."""
+
+    def note(self, message: str) -> None:
+        """A warning worth showing now."""
+
+    def close(self) -> None:
+        """The run is over."""
 
 
 class NullReporter:

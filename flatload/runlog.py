@@ -19,6 +19,7 @@ class RunLog:
                        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
     def write(self, summary: LoadSummary, state: str) -> None:
+        """Replace the run's file with its current state (atomic rename)."""
         body = {**self.header, **summary.to_dict(), "state": state,
                 "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         tmp = self.path.with_suffix(".json.tmp")

@@ -58,9 +58,14 @@ class ObjectInfo:
 class Store(Protocol):
     """The two operations the loader needs from a bucket."""
 
-    def describe(self) -> str: ...
-    def list(self, prefix: str) -> list[ObjectInfo]: ...
-    def get(self, key: str) -> bytes: ...
+    def describe(self) -> str:
+        """Where the objects come from, for messages."""
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under ``prefix`` with its ETag and size."""
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; raises ObjectMissing, NotEntitled, FetchError, EndpointUnreachable."""
 
 
 def _session(settings: Settings) -> boto3.session.Session:

@@ -98,14 +98,17 @@ class Settings:
 
     @property
     def journal_path(self) -> Path:
+        """``<data_dir>/flatload.duckdb``."""
         return self.data_dir / "flatload.duckdb"
 
     @property
     def parquet_dir(self) -> Path:
+        """``<data_dir>/parquet``: the partitions."""
         return self.data_dir / "parquet"
 
     @property
     def runs_dir(self) -> Path:
+        """``<data_dir>/runs``: one JSON file per run."""
         return self.data_dir / "runs"
 
 

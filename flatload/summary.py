@@ -21,6 +21,7 @@ class DayFailure:
     hint: str | None = None
 
     def line(self) -> str:
+        """``key: message (hint)`` on one line."""
         text = f"{self.key}: {self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
@@ -84,6 +85,7 @@ class LoadSummary:
     pairs_without_data: list[tuple[str, dt.date]] = field(default_factory=list)
 
     def record_done(self, result: DayResult) -> None:
+        """Count a committed day."""
         self.done.append(result.date)
         self.sources[result.date] = result.source
         self.rows += result.rows
@@ -94,6 +96,7 @@ class LoadSummary:
 
     @property
     def outcome(self) -> str:
+        """ok | partial | failed | interrupted."""
         if self.interrupted:
             return "interrupted"
         if self.failed or self.bad_input:
@@ -102,11 +105,13 @@ class LoadSummary:
 
     @property
     def exit_code(self) -> int:
+        """0 all loaded, 1 partial, 128 + signal when interrupted."""
         if self.interrupted:
             return 128 + self.interrupted
         return EXIT_PARTIAL if self.failed or self.bad_input else EXIT_OK
 
     def counts(self) -> dict[str, int]:
+        """The counts the runs table keeps."""
         return {"planned": self.planned, "done": len(self.done), "failed": len(self.failed),
                 "skipped": len(self.skipped), "rows": self.rows}
 
