@@ -67,6 +67,7 @@ class DayResult:
 
     @property
     def off_date(self) -> int:
+        """Rows dated another New York day."""
         return sum(e.off_date for e in self.ledger)
 
 
@@ -135,11 +136,14 @@ def _fetch_file(ctx: WorkerContext, obj: ObjectInfo, b: calendar.SessionBounds) 
     return read_csv_gz(data, obj.key, b), len(data)
 
 
-def _rest_day(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> Parsed:
+def _rest(ctx: WorkerContext, key: str):  # -> rest.RestClient
     if ctx.rest is None:
-        raise RestUnavailable(f"no flat file and the REST fallback is off or has no key", key=task.day_key,
-                              hint=ctx.rest_hint)
-    frame = ctx.rest.grouped_daily(task.date)  # type: ignore[attr-defined]
+        raise RestUnavailable("no flat file and the REST fallback is off or has no key", key=key, hint=ctx.rest_hint)
+    return ctx.rest
+
+
+def _rest_day(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> Parsed:
+    frame = _rest(ctx, task.day_key).grouped_daily(task.date)
     # grouped-daily stamps bars at another time of day than the flat file's NY midnight;
     # the request names the date, so the date is the request's
     frame = frame.with_columns(window_start=pl.lit(b.day_start, pl.Int64))
@@ -147,12 +151,10 @@ def _rest_day(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> P
 
 
 def _rest_minutes(ctx: WorkerContext, task: DayTask, b: calendar.SessionBounds) -> Parsed | None:
-    if ctx.rest is None:
-        raise RestUnavailable(f"no flat file and the REST fallback is off or has no key", key=task.minute_key,
-                              hint=ctx.rest_hint)
+    client = _rest(ctx, task.minute_key)
     if not task.rest_symbols:
         return None  # pre/after-hours stay NULL outside the symbol scope
-    frames = ctx.rest.minute_aggs_many(sorted(task.rest_symbols), task.date)  # type: ignore[attr-defined]
+    frames = client.minute_aggs_many(sorted(task.rest_symbols), task.date)
     frame = pl.concat(list(frames.values())) if frames else None
     if frame is None or frame.height == 0:
         return None
@@ -195,10 +197,10 @@ def process_day(ctx: WorkerContext, task: DayTask) -> DayResult:
 
     all_metrics = session_metrics(minute.frame if minute else None, day.frame if day else None, b)
     if task.minute is not None:
-        parquet.write_atomic(parquet.minute_bars_table(minute.frame),
+        parquet.write_atomic(parquet.bars_table(minute.frame),
                              parquet.partition_path(root, ctx.asset, parquet.MINUTE_BARS, task.date))
     if task.day is not None:
-        parquet.write_atomic(parquet.minute_bars_table(day.frame),
+        parquet.write_atomic(parquet.bars_table(day.frame),
                              parquet.partition_path(root, ctx.asset, parquet.DAY_BARS, task.date))
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))

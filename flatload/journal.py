@@ -91,7 +91,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection, parquet_root: Path, asset: str)
             if not body:
                 continue
             pattern = _PARQUET_GLOB.search(body)
-            if pattern and not globmod.glob(pattern.group(1)):
+            if pattern and next(globmod.iglob(pattern.group(1)), None) is None:
                 continue
             con.execute(body)
 

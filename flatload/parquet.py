@@ -80,8 +80,8 @@ def is_sorted_by_ticker_time(frame: pl.DataFrame) -> bool:
     return bool(ok)
 
 
-def minute_bars_table(frame: pl.DataFrame) -> pl.DataFrame:
-    """The minute partition's shape: window_start as a UTC timestamp, sorted by ticker then time."""
+def bars_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """A bars partition's shape (minute or day): window_start as a UTC timestamp, sorted by ticker then time."""
     if not is_sorted_by_ticker_time(frame):
         frame = frame.sort("ticker", "window_start")
     return frame.with_columns(pl.col("window_start").cast(pl.Datetime("ns", "UTC")))

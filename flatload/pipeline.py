@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import calendar, journal, parquet
 from .day import DayResult, DayTask, process_day, recover_result
-from .errors import FlatloadError, JournalLocked
+from .errors import ConfigError, FlatloadError, JournalLocked
 from .lock import run_lock
 from .pairs import read_pairs
 from .pool import make_pool
@@ -39,8 +39,6 @@ def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | 
          handle_signals: bool = False) -> LoadSummary:
     """Load every NYSE session in ``[start, end]``; returns what was done, skipped and failed."""
     if end < start:
-        from .errors import ConfigError
-
         raise ConfigError(f"--end {end} is before --start {start}")
     days = calendar.sessions(start, end)
     # a session that has not closed yet has no file to look for: not a failure
@@ -62,8 +60,6 @@ def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, 
     Re-checking reloads objects whose ETag changed and upgrades REST rows whose flat file now exists.
     """
     if date is not None and not calendar.is_session(date):
-        from .errors import ConfigError
-
         raise ConfigError(f"{date} is not an NYSE session", hint="pick a trading day, or omit --date")
     target = date or calendar.latest_closed_session(now)
     days = calendar.previous_sessions(target, lookback) + [target]
@@ -99,12 +95,7 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
         state = status.get(d)
         covered = state is not None and journal.scope_covers(state[2], settings.symbols)
         if not settings.force and state and state[0] in ("flatfile", "rest") and covered:
-            def unchanged(obj: ObjectInfo | None, key: str) -> bool:
-                e = ledger.get(key)
-                if obj is None:  # still missing: fine if REST filled it last time
-                    return e is not None and e.status == "missing"
-                return e is not None and e.status == "loaded" and e.etag == obj.etag
-            if unchanged(m, mk) and unchanged(dy, dk):
+            if _unchanged(ledger.get(mk), m) and _unchanged(ledger.get(dk), dy):
                 why = "already loaded, same ETag" if state[0] == "flatfile" else \
                     "loaded from REST; flat file still missing"
                 plan.skipped.append((d, why))
@@ -116,17 +107,26 @@ def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Ob
                 "rerun after the vendor publishes it (about 11:00 ET the next day), or drop --no-rest"
             plan.failed.append(DayFailure(d, missing, "no flat file in the bucket", True, hint))
             continue
-        replaced = [p for p in (parquet.partition_path(settings.parquet_dir, settings.asset, ds, d)
-                                for ds in (parquet.MINUTE_BARS, parquet.METRICS)) if p.exists()]
         if not settings.force:
             recovered = recover_result(str(settings.parquet_dir), settings.asset, d, m, dy, settings.symbols)
             if recovered is not None:
                 plan.recovered.append(recovered)
                 continue
+        replaced = [p for p in (parquet.partition_path(settings.parquet_dir, settings.asset, ds, d)
+                                for ds in (parquet.MINUTE_BARS, parquet.METRICS)) if p.exists()]
         rest_symbols = rest_scope.get(d) if rest_scope is not None else settings.symbols
         plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols, calendar.session_bounds(d)))
         plan.replaces.extend(str(p) for p in replaced)
     return plan
+
+
+def _unchanged(entry: journal.LedgerEntry | None, obj: ObjectInfo | None) -> bool:
+    """The ledger already holds this object as listed (a still-missing one counts if REST filled it)."""
+    if entry is None:
+        return False
+    if obj is None:
+        return entry.status == "missing"
+    return entry.status == "loaded" and entry.etag == obj.etag
 
 
 def _dry_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo],
@@ -183,7 +183,7 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
     summary = run_days(pairs.dates, settings, reporter, command="load", handle_signals=handle_signals,
                        arguments={"pairs": str(path), "pairs_count": len(pairs.pairs)},
                        rest_scope=pairs.symbols_by_date(), bad_input=pairs.error_lines())
-    if pairs.pairs and not settings.dry_run and settings.journal_path.exists():
+    if not settings.dry_run and settings.journal_path.exists():
         con = journal.connect(settings.journal_path, settings.lock_timeout, read_only=True)
         try:
             summary.pairs_without_data = journal.pairs_without_rows(con, pairs.pairs)
@@ -331,12 +331,11 @@ class _Runner:
             return
         if isinstance(exc, BrokenProcessPool):
             self.worker_died = True
-        if isinstance(exc, BrokenProcessPool) and self.got:
-            # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
-            # was still starting): the day is dropped, not failed; the next run loads it
-            self.dropped.append(task.date)
-            return
-        if isinstance(exc, BrokenProcessPool):
+            if self.got:
+                # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
+                # was still starting): the day is dropped, not failed; the next run loads it
+                self.dropped.append(task.date)
+                return
             failure = DayFailure(task.date, task.minute_key, f"a worker process died while loading this day ({exc})",
                                  True, "rerun the same command; if a worker dies again (out of memory?), "
                                        "lower --workers")

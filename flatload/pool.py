@@ -79,11 +79,11 @@ def _run_in_worker(fn: Callable[..., Any], *args: Any) -> Any:
 class InlineExecutor(Executor):
     """Runs each call at submit time in this process: one worker, easy to debug."""
 
-    def begin_shutdown(self) -> None:
-        """Nothing runs in the background."""
-
     def __init__(self, settings: Settings) -> None:
         self.ctx = build_context(settings, settings.rest_rpm)
+
+    def begin_shutdown(self) -> None:
+        """Nothing runs in the background."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         fut: Future = Future()
@@ -105,6 +105,7 @@ class WorkerPool(Executor):
         # spawn, not fork: the parent may already run Polars and urllib3 threads
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker, initargs=(settings, rpm))
+        self._closing: threading.Thread | None = None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self.pool.submit(_run_in_worker, fn, *args)
@@ -115,8 +116,6 @@ class WorkerPool(Executor):
                 self._closing.join()
             return
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-    _closing: threading.Thread | None = None
 
     def begin_shutdown(self) -> None:
         """Let idle workers exit in the background (the parent commits meanwhile); ``shutdown`` joins."""

@@ -18,6 +18,7 @@ import duckdb
 from . import calendar, journal, lock
 from .errors import JournalLocked
 from .settings import Settings
+from .summary import DayFailure
 
 #: a report waits at most this long for the journal, however long --lock-timeout is: it has a fallback
 READ_WAIT = 5.0
@@ -56,9 +57,9 @@ def _count(value: Any) -> int:
 
 
 def _failure_line(f: dict) -> str:
-    """The same text pipeline stores in day_status.detail (DayFailure.line)."""
-    text = f"{f.get('key')}: {f.get('error')}"
-    return f"{text} ({f['hint']})" if f.get("hint") else text
+    """The text the pipeline stores in day_status.detail, from a run file's failure (DayFailure.to_dict)."""
+    return DayFailure(dt.date.fromisoformat(f["date"]), f.get("key"), f.get("error"), bool(f.get("transient")),
+                      f.get("hint")).line()
 
 
 def _read_journal(settings: Settings, queries: dict[str, tuple[str, list]]) -> tuple[dict[str, list] | None, str | None]:

@@ -528,8 +528,8 @@ def child_profile(cfg: dict) -> dict:
     met = timed("metrics.session_metrics", lambda: session_metrics(minute.frame, day.frame, b))
     timed("  (part) is_sorted_by_ticker_time", lambda: parquet.is_sorted_by_ticker_time(minute.frame))
     timed("  (part) sort ticker, window_start", lambda: minute.frame.sort("ticker", "window_start"))
-    table = timed("parquet.minute_bars_table minute", lambda: parquet.minute_bars_table(minute.frame))
-    dtable = timed("parquet.minute_bars_table day", lambda: parquet.minute_bars_table(day.frame))
+    table = timed("parquet.bars_table minute", lambda: parquet.bars_table(minute.frame))
+    dtable = timed("parquet.bars_table day", lambda: parquet.bars_table(day.frame))
     root = out / "parquet"
     timed("parquet.write_atomic minute", lambda: parquet.write_atomic(
         table, parquet.partition_path(root, ASSET, parquet.MINUTE_BARS, d)))
@@ -700,6 +700,19 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _best(results: dict, key: tuple) -> dict | None:
+    """The fastest of a system's repeated runs, or None when it did not run."""
+    runs = results.get(key)
+    return min(runs, key=lambda r: r["seconds"]) if runs else None
+
+
+def _row(src: str, system: str, r: dict, t_flatload: float, n: int, rows: int, rss: str) -> str:
+    """One line of the results table; the ratio column is this system's seconds over flatload's."""
+    t = r["seconds"]
+    return (f"{src:7} {system:22} {t:8.2f} {t / n:7.3f} {rows / t:11,.0f} {t / t_flatload:11.2f} "
+            f"{r['cpu_seconds'] / n:9.2f} {r['others_cores']:6.2f}  {rss}")
+
+
 def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons) -> None:
     n = len(days)
     rows = m_rows + d_rows
@@ -709,19 +722,16 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
     print(f"{'source':7} {'system':22} {'total s':>8} {'s/day':>7} {'rows/s':>11} {'vs flatload':>11} "
           f"{'CPU s/day':>9} {'others':>6}  peak RSS")
     for src in sources:
-        fl = results.get(("flatload", None, src))
-        if not fl:
+        fl_best = _best(results, ("flatload", None, src))
+        if fl_best is None:
             continue
-        fl_best = min(fl, key=lambda r: r["seconds"])
         t_fl = fl_best["seconds"]
         workers = fl_best["rss_workers_vmhwm_kib"]
         rss = ("inline: the parent is the worker; " if args.workers == 1 else
                f"workers {', '.join(_mib(w) for w in workers[:args.workers])} (VmHWM via /proc); ")
         rss += (f"max child ru_maxrss {_mib(fl_best['rss_children_maxrss_kib'])}; "
                 f"parent {_mib(fl_best['rss_self_vmhwm_kib'])} VmHWM")
-        print(f"{src:7} {'flatload workers=' + str(args.workers):22} {t_fl:8.2f} {t_fl / n:7.3f} "
-              f"{rows / t_fl:11,.0f} {1.0:11.2f} {fl_best['cpu_seconds'] / n:9.2f} "
-              f"{fl_best['others_cores']:6.2f}  {rss}")
+        print(_row(src, f"flatload workers={args.workers}", fl_best, t_fl, n, rows, rss))
         ph = fl_best.get("phases") or {}
         if ph:
             steady = ph.get("steady_s_per_day")
@@ -734,14 +744,11 @@ def report(args, info, days, m_rows, d_rows, sources, jobs, results, comparisons
         if fl_best["failed"] or fl_best["days_done"] != n:
             print(f"        flatload loaded {fl_best['days_done']}/{n} days; failed: {fl_best['failed']}")
         for j in jobs:
-            bl = results.get(("duckdb", j, src))
-            if not bl:
+            b = _best(results, ("duckdb", j, src))
+            if b is None:
                 continue
-            b = min(bl, key=lambda r: r["seconds"])
-            t = b["seconds"]
-            print(f"{src:7} {'duckdb-only jobs=' + str(j):22} {t:8.2f} {t / n:7.3f} {rows / t:11,.0f} "
-                  f"{t / t_fl:11.2f} {b['cpu_seconds'] / n:9.2f} {b['others_cores']:6.2f}  "
-                  f"process {_mib(b['rss_self_vmhwm_kib'])} VmHWM (DuckDB threads={b['threads']})")
+            print(_row(src, f"duckdb-only jobs={j}", b, t_fl, n, rows,
+                       f"process {_mib(b['rss_self_vmhwm_kib'])} VmHWM (DuckDB threads={b['threads']})"))
         if args.repeat > 1:
             for key, rs in results.items():
                 if key[2] == src:

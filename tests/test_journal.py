@@ -103,12 +103,17 @@ def test_changed_row_gets_new_loaded_at_others_keep_theirs(con):
     assert _by_key(_all(con)) == after
 
 
-@hsettings(**HYPO)
-@given(day_rows(min_size=1), st.data())
-def test_fewer_symbols_removes_missing_for_that_date_only(con, rows, data):
+def _two_days(con, rows) -> None:
+    """An empty journal, then the same rows upserted for D1 and D2."""
     _reset(con)
     _upsert(con, D1, rows)
     _upsert(con, D2, rows)
+
+
+@hsettings(**HYPO)
+@given(day_rows(min_size=1), st.data())
+def test_fewer_symbols_removes_missing_for_that_date_only(con, rows, data):
+    _two_days(con, rows)
     other_day = [r for r in _all(con) if r[1] == D2]
     keep = data.draw(st.sets(st.sampled_from(sorted(rows))))
     fewer = {s: rows[s] for s in keep}
@@ -121,9 +126,7 @@ def test_fewer_symbols_removes_missing_for_that_date_only(con, rows, data):
 @hsettings(**HYPO)
 @given(day_rows(min_size=1), st.data())
 def test_scoped_upsert_only_touches_scope(con, rows, data):
-    _reset(con)
-    _upsert(con, D1, rows)
-    _upsert(con, D2, rows)
+    _two_days(con, rows)
     before = _by_key(_all(con))
     scope = frozenset(data.draw(st.sets(st.sampled_from(SYMBOLS), min_size=1)))
     # what a scoped load hands over: metrics for (some of) the scope's symbols, new values
