@@ -8,20 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "refresh", "Settings", "LoadSummary"]
+__all__ = ["load", "refresh", "load_pairs", "Settings", "LoadSummary"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load", "refresh", "run_days"):
-        from . import pipeline
+    if name in ("load", "refresh", "load_pairs", "run_days"):
+        from .engine import api
 
-        return getattr(pipeline, name)
+        return getattr(api, name)
     if name == "Settings":
         from .settings import Settings
 
         return Settings
     if name == "LoadSummary":
-        from .summary import LoadSummary
+        from .engine.summary import LoadSummary
 
         return LoadSummary
     raise AttributeError(name)

@@ -16,11 +16,11 @@ import polars as pl
 
 from . import calendar, sample
 from .errors import ConfigError
-from .pipeline import run_days
-from .progress import Reporter
-from .s3 import make_client
+from .engine.api import run_days
+from .engine.progress import Reporter
+from .engine.summary import LoadSummary
+from .fetch.s3 import make_client
 from .settings import Settings
-from .summary import LoadSummary
 
 EXAMPLE_QUERY = """\
 SELECT symbol, trade_date, pre_high, pre_low, open_price AS open, hod, lod, close_price AS close,

@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from . import calendar
-from .parse import CSV_COLUMNS
-from .s3 import DAY, MINUTE, object_key
+from .datasets import DAY, MINUTE, object_key
+from .tasks.parse import CSV_COLUMNS
 
 SPECIAL_TICKERS = ["AAPL", "BRK.B", "ABRpD", "TpC", "TPC", "NA", "SPY", "QQQ"]
 NS_PER_MIN = 60_000_000_000

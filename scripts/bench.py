@@ -15,7 +15,7 @@ What it does:
    generation parameters. Generation is never timed.
 2. Serves them from moto's S3 server on 127.0.0.1 (``--source s3``) and/or reads them from the
    cache directory as a mirror (``--source mirror``, no S3 server overhead).
-3. Runs ``flatload.pipeline.load`` in a fresh Python process (so nothing from generation or the
+3. Runs ``flatload.load`` in a fresh Python process (so nothing from generation or the
    S3 server pollutes its memory figures) and times it wall-clock: plan, listing, fetch, parse,
    metrics, Parquet writes, DuckDB commit, pool start-up and shutdown included.
 4. Runs a DuckDB-only script producing the same outputs (minute, day and metrics Parquet per date,
@@ -178,7 +178,7 @@ def cache_dir(args) -> Path:
 def ensure_files(args, days: list[dt.date]) -> tuple[Path, dict]:
     """Generate (or reuse) the gz files; returns the mirror root and per-date metadata."""
     from flatload import sample
-    from flatload.s3 import DAY, MINUTE, object_key
+    from flatload.datasets import DAY, MINUTE, object_key
 
     root = cache_dir(args)
     mirror = root / "mirror"
@@ -221,7 +221,7 @@ def start_s3(mirror: Path, days: list[dt.date]):
     from moto.server import ThreadedMotoServer
 
     from flatload import sample
-    from flatload.s3 import DAY, MINUTE, object_key
+    from flatload.datasets import DAY, MINUTE, object_key
 
     import logging
 
@@ -326,7 +326,7 @@ class TimingReporter:
 
 def child_flatload(cfg: dict) -> dict:
     _dummy_aws_env()
-    from flatload.pipeline import load
+    from flatload import load
 
     data_dir = Path(cfg["data_dir"])
     settings = _settings(cfg, data_dir)
@@ -422,7 +422,8 @@ def child_duckdb(cfg: dict) -> dict:
 
     import duckdb
 
-    from flatload.s3 import DAY, MINUTE, make_client, object_key
+    from flatload.datasets import DAY, MINUTE, object_key
+    from flatload.fetch.s3 import make_client
 
     out = Path(cfg["data_dir"])
     out.mkdir(parents=True, exist_ok=True)
@@ -495,10 +496,14 @@ def child_profile(cfg: dict) -> dict:
     _dummy_aws_env()
     import polars as pl
 
-    from flatload import calendar, parquet, parse
-    from flatload.day import DayTask, WorkerContext, process_day
-    from flatload.metrics import session_metrics
-    from flatload.s3 import DAY, MINUTE, object_key, open_store
+    from flatload import calendar
+    from flatload.store import partitions as parquet
+    from flatload.tasks import parse
+    from flatload.tasks.aggs import process_day
+    from flatload.tasks.model import DayTask, WorkerContext
+    from flatload.datasets.stocks import session_metrics
+    from flatload.datasets import DAY, MINUTE, object_key
+    from flatload.fetch import open_source as open_store
 
     d = dt.date.fromisoformat(cfg["date"])
     reps = cfg["reps"]
@@ -538,7 +543,7 @@ def child_profile(cfg: dict) -> dict:
     timed("parquet.write_atomic metrics", lambda: parquet.write_atomic(
         met.with_columns(source=pl.lit("flatfile")), parquet.partition_path(root, ASSET, parquet.METRICS, d)))
     listing = {o.key: o for o in store.list(mk.rsplit("/", 1)[0] + "/") + store.list(dk.rsplit("/", 1)[0] + "/")}
-    ctx = WorkerContext(store=store, parquet_root=str(root), asset=ASSET)
+    ctx = WorkerContext(source=store, parquet_root=str(root), asset=ASSET)
     task = DayTask(d, mk, dk, listing[mk], listing[dk])
     timed("= day.process_day (whole worker task)", lambda: process_day(ctx, task))
     return {"stages": stages, "minute_rows": minute.frame.height, "minute_gz": len(mdata),
@@ -635,7 +640,7 @@ def main() -> None:
     days = bench_dates(args.start, args.days)
     print(f"sessions: {days[0]} .. {days[-1]} ({len(days)}); cache {cache_dir(args)}", flush=True)
     mirror, meta = ensure_files(args, days)
-    from flatload.s3 import DAY, MINUTE
+    from flatload.datasets import DAY, MINUTE
 
     m_rows = sum(meta[d.isoformat()]["minute_rows"] for d in days)
     d_rows = sum(meta[d.isoformat()]["day_rows"] for d in days)

@@ -38,8 +38,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from flatload import calendar, journal
-from flatload.pipeline import load
+from flatload import calendar
+from flatload.store import journal
+from flatload.engine.api import load
 from flatload.settings import Settings
 from tests.conftest import s3_client, upload_days
 from tests.fakes.s3_proxy import S3FaultProxy

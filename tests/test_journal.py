@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from flatload import journal
-from flatload.metrics import JOURNAL_COLUMNS, METRICS_SCHEMA
+from flatload.store import journal
+from flatload.datasets.stocks import JOURNAL_COLUMNS, METRICS_SCHEMA
 
 D1 = dt.date(2024, 3, 8)
 D2 = dt.date(2024, 3, 11)

@@ -8,7 +8,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from flatload import pipeline, sample
+from flatload import sample
+from flatload.engine import api as pipeline
 
 try:
     from tests import oracle

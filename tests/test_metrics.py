@@ -14,7 +14,9 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from flatload import metrics, pipeline, sample
+from flatload import sample
+from flatload.datasets import stocks as metrics
+from flatload.engine import api as pipeline
 from flatload.calendar import session_bounds
 from flatload.settings import Settings
 

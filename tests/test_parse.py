@@ -9,7 +9,7 @@ import pytest
 
 from flatload.calendar import session_bounds
 from flatload.errors import CorruptFile, SchemaError, WrongDate
-from flatload.parse import CSV_COLUMNS, FRAME_SCHEMA, read_csv_gz
+from flatload.tasks.parse import CSV_COLUMNS, FRAME_SCHEMA, read_csv_gz
 
 D = dt.date(2024, 3, 11)
 B = session_bounds(D)

@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 
-from flatload import journal, pipeline, report
-from flatload.lock import run_lock
-from flatload.runlog import RunLog
+from flatload import reports as report
+from flatload.cli import render
+from flatload.engine import api as pipeline
+from flatload.store import journal
+from flatload.store.lock import run_lock
+from flatload.store.runlog import RunLog
 from flatload.settings import Settings
-from flatload.summary import LoadSummary
+from flatload.engine.summary import LoadSummary
 
 from .conftest import upload_days
 
@@ -22,18 +25,18 @@ NO_FILE = "no flat file in the bucket"
 def _line(text: str, month: str) -> str:
     """The matrix line of ``month`` ('YYYY-MM'), without its prefix: index d - 1 is day d."""
     [line] = [ln for ln in text.splitlines() if ln.startswith(month + "  ")]
-    return line[report.MATRIX_PREFIX:]
+    return line[render.MATRIX_PREFIX:]
 
 
 def test_empty_data_dir_says_nothing_loaded(settings: Settings) -> None:
     st = report.status(settings)
     assert (st["source"], st["note"], st["runs"], st["in_progress"], st["failed_days"]) == \
         ("none", report.NOTHING_YET, [], None, [])
-    assert "nothing loaded yet" in report.render_status(st)
+    assert "nothing loaded yet" in render.render_status(st)
     gp = report.gaps(D[4], D[8], settings)
     assert gp["counts"] == {"flatfile": 0, "rest": 0, "failed": 0, "missing": 5}
     assert gp["complete"] is False and gp["note"] == report.NOTHING_YET
-    assert _line(report.render_gaps(gp), "2024-03")[3:8] == "....."
+    assert _line(render.render_gaps(gp), "2024-03")[3:8] == "....."
     json.dumps(st), json.dumps(gp)
 
 
@@ -54,11 +57,11 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
     assert failed["date"] == "2024-03-07" and NO_FILE in failed["reason"]
     assert "us_stocks_sip/minute_aggs_v1/2024/03/2024-03-07.csv.gz" in failed["reason"]
 
-    text = report.render_gaps(gp)
+    text = render.render_gaps(gp)
     assert _line(text, "2024-03") == ".--.FFxF--.....--.....--....---"  # 29th: Good Friday
     assert _line(text, "2024-02") == " " * 27 + ".." + "  "  # before --start, and no Feb 30/31
     assert _line(text, "2024-03")[6] == "x" and _line(text, "2024-03")[4] == "F"
-    assert report.LEGEND in text and f"  2024-03-07  {failed['reason']}" in text
+    assert render.LEGEND in text and f"  2024-03-07  {failed['reason']}" in text
 
     st = report.status(settings)
     json.dumps(st)
@@ -76,11 +79,11 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
     assert [r["state"] for r in st["runs"]] == ["ok", "partial"]  # newest first
     assert [(r["done"], r["failed"], r["skipped"]) for r in st["runs"]] == [(1, 0, 3), (3, 1, 0)]
     assert st["failed_days"] == [] and st["note"] is None
-    text = report.render_status(st)
+    text = render.render_status(st)
     assert "recent runs" in text and " ok " in text and " partial " in text and "failed days" not in text
     gp = report.gaps(D[5], D[8], settings)
     assert gp["complete"] is True and gp["counts"]["flatfile"] == 4 and gp["failed"] == []
-    assert _line(report.render_gaps(gp), "2024-03") == "    FFFF" + " " * 23
+    assert _line(render.render_gaps(gp), "2024-03") == "    FFFF" + " " * 23
     assert [r["state"] for r in report.status(settings, limit=1)["runs"]] == ["ok"]
 
 
@@ -94,7 +97,7 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
         con.close()
     gp = report.gaps(D[4], D[5], settings)
     assert gp["days"] == {"2024-03-04": "rest", "2024-03-05": "flatfile"} and gp["complete"] is True
-    assert _line(report.render_gaps(gp), "2024-03")[3:5] == "RF"
+    assert _line(render.render_gaps(gp), "2024-03")[3:5] == "RF"
 
 
 def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = None) -> None:
@@ -108,7 +111,7 @@ def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = No
     runlog = RunLog(settings.runs_dir, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"})
     if pid_in_file is not None:
         runlog.header["pid"] = pid_in_file
-    runlog.write(summary, state="running")
+    runlog.write(summary.to_dict(), state="running")
 
 
 def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpoint: str, bucket: str) -> None:
@@ -120,7 +123,7 @@ def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpo
     st = report.status(settings)
     assert [(r["run_id"], r["state"]) for r in st["runs"]][0] == (run_id, "killed")
     assert st["runs"][0]["done"] == 1 and st["runs"][0]["finished"] is None and st["in_progress"] is None
-    assert "killed" in report.render_status(st)
+    assert "killed" in render.render_status(st)
 
     # the same file while this process holds the data dir: a live run with its progress
     with run_lock(settings.data_dir, "load"):
@@ -129,7 +132,7 @@ def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpo
         p = st["in_progress"]
         assert (p["run_id"], p["pid"], p["planned"], p["done"], p["remaining"], p["rows"]) == \
             (run_id, os.getpid(), 5, 1, 4, 123)
-        assert "in progress: load " + run_id in report.render_status(st)
+        assert "in progress: load " + run_id in render.render_status(st)
         json.dumps(st)
     # a lock held by another pid than the file's means a newer run: the old one died
     _abandoned_run(settings, run_id, pid_in_file=os.getpid() + 100_000)
@@ -153,7 +156,7 @@ def test_status_falls_back_to_run_files_while_journal_is_held(settings: Settings
         assert str(holder.pid) in st["note"]  # DuckDB names the process holding the file
         assert [(r["state"], r["done"], r["failed"]) for r in st["runs"]] == [("partial", 1, 1)]
         assert [f["date"] for f in st["failed_days"]] == ["2024-03-06"] and NO_FILE in st["failed_days"][0]["detail"]
-        assert "read from the run files" in report.render_status(st)
+        assert "read from the run files" in render.render_status(st)
         gp = report.gaps(D[4], D[6], quick)
         assert gp["source"] == "run files"
         assert gp["days"] == {"2024-03-04": "missing", "2024-03-05": "flatfile", "2024-03-06": "failed"}

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flatload import rest
+from flatload.fetch import rest
 from flatload.errors import EndpointUnreachable, FetchError, NotEntitled, TerminalError
-from flatload.rest import RestClient, api_key_from_env
+from flatload.fetch.rest import RestClient, api_key_from_env
 
 try:  # works whether or not tests/ is a package
     from tests.fakes.rest_server import Fault, FakeRest

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from flatload import sample
 from flatload.cli import cli
-from flatload.pipeline import load, load_pairs, refresh
+from flatload.engine.api import load, load_pairs, refresh
 from flatload.settings import Settings
 from tests.conftest import journal_rows, query, s3_client, upload_days
 from tests.fakes.rest_server import FakeRest, Fault

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .calendar import NY, SessionBounds
-from .errors import CorruptFile, SchemaError, WrongDate
+from ..calendar import NY, SessionBounds
+from ..errors import CorruptFile, SchemaError, WrongDate
 
 CSV_COLUMNS = ["ticker", "volume", "open", "close", "high", "low", "window_start", "transactions"]
 PRICES = ["open", "close", "high", "low"]

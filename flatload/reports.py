@@ -1,10 +1,10 @@
-"""Read-only reports on a data directory: ``status`` (runs, live progress, failed days) and ``gaps``.
+"""Read-only reports on a data directory as plain dicts: ``status`` (runs, live progress, failed days), ``gaps``.
 
 Nothing here writes. A load in progress holds the data-dir lock and opens DuckDB only
 briefly per commit batch, so reading the journal retries for a moment; when it stays
 locked (an analyst's read-write session, a slow commit) the report is rebuilt from the
 per-run JSON files, which every run rewrites after each commit, and says so. Both
-reports are plain JSON-serializable dicts (dates as ISO strings) for ``--json``.
+reports are plain JSON-serializable dicts (dates as ISO strings); ``flatload.cli.render`` draws them as text.
 """
 from __future__ import annotations
 
@@ -15,21 +15,16 @@ from typing import Any
 
 import duckdb
 
-from . import calendar, journal, lock
+from . import calendar
+from .engine.summary import DayFailure
 from .errors import JournalLocked
 from .settings import Settings
-from .summary import DayFailure
+from .store import journal, lock
 
 #: a report waits at most this long for the journal, however long --lock-timeout is: it has a fallback
 READ_WAIT = 5.0
 NOTHING_YET = "nothing loaded yet"
 CLASSES = ("flatfile", "rest", "failed", "missing")
-#: one character per day in the gaps matrix; '-' marks a weekend/holiday, ' ' a day outside the range
-MARKS = {"flatfile": "F", "rest": "R", "failed": "x", "missing": "."}
-NO_SESSION, OUTSIDE = "-", " "
-#: the matrix line of a month is ``"YYYY-MM  "`` then days 1..31, so day d is at index MATRIX_PREFIX + d - 1
-MATRIX_PREFIX = 9
-LEGEND = "legend: F flatfile  R rest  x failed  . missing  - no session (weekend/holiday)"
 
 _RUN_COLUMNS = ("run_id", "command", "arguments", "started_at", "finished_at", "outcome", "days_planned",
                 "days_done", "days_failed", "days_skipped", "rows", "errors", "pid")
@@ -192,42 +187,6 @@ def status(settings: Settings, limit: int = 10) -> dict:
             "in_progress": in_progress, "failed_days": failed_days}
 
 
-def _dur(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{sec:02d}s"
-
-
-def render_status(report: dict) -> str:
-    """Compact terminal text for :func:`status`."""
-    lines = [f"data dir {report['data_dir']} (read from {report['source']})"]
-    if report["note"]:
-        lines.append(f"note: {report['note']}")
-    p = report["in_progress"]
-    if p:
-        head = f"in progress: {p['command']} {p['run_id'] or '(planning)'}, pid {p['pid']}, {_dur(p['elapsed_s'])}"
-        if p["planned"] is not None:
-            head += (f": {p['done']}/{p['planned']} days done, {p['failed']} failed, {p['skipped']} skipped, "
-                     f"{p['remaining']} to go; {p['rows']:,} rows; last commit {p['updated'] or '-'}")
-        lines.append(head)
-    if report["runs"]:
-        lines.append("recent runs (newest first):")
-    for r in report["runs"]:
-        args = " ".join(f"{k}={v}" for k, v in r["arguments"].items() if v not in (None, False, [], ""))
-        lines.append(f"  {r['run_id']}  {r['command']:<7} {r['state']:<11} done {r['done']} failed {r['failed']} "
-                     f"skipped {r['skipped']} of {r['planned']}  {r['rows']:,} rows  {_dur(r['duration_s'])}  {args}")
-        lines.extend(f"      ! {e['date']} {e['error']}" for e in r["errors"][:3])
-        if len(r["errors"]) > 3:
-            lines.append(f"      … and {len(r['errors']) - 3} more (--json lists them)")
-    if report["failed_days"]:
-        lines.append("failed days (last error):")
-        lines.extend(f"  {f['date']}  {f['detail']}" for f in report["failed_days"])
-    return "\n".join(lines)
-
-
 def gaps(start: dt.date, end: dt.date, settings: Settings) -> dict:
     """Every NYSE session in ``[start, end]`` as flatfile / rest / failed (with reason) / missing."""
     rows, note = _read_journal(settings, {"days": (
@@ -251,40 +210,3 @@ def gaps(start: dt.date, end: dt.date, settings: Settings) -> dict:
     return {"start": start.isoformat(), "end": end.isoformat(), "source": source, "note": note,
             "sessions": len(days), "counts": counts, "complete": counts["failed"] == counts["missing"] == 0,
             "days": days, "failed": failed}
-
-
-def _ruler() -> str:
-    cells = [" "] * 31
-    for d in (1, 5, 10, 15, 20, 25, 30):
-        cells[d - 1:d - 1 + len(str(d))] = str(d)
-    return " " * MATRIX_PREFIX + "".join(cells)
-
-
-def render_gaps(report: dict) -> str:
-    """A month-by-day matrix, one line per month, one character per day; then the legend and failed days."""
-    start, end = dt.date.fromisoformat(report["start"]), dt.date.fromisoformat(report["end"])
-    c = report["counts"]
-    lines = [f"{report['start']} .. {report['end']}: {report['sessions']} sessions, "
-             + ", ".join(f"{c[k]} {k}" for k in CLASSES)
-             + (" - complete" if report["complete"] else " - INCOMPLETE")]
-    if report["note"]:
-        lines.append(f"note: {report['note']}")
-    lines.append(_ruler())
-    year, month = start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        cells = []
-        for d in range(1, 32):
-            try:
-                day = dt.date(year, month, d)
-            except ValueError:  # Feb 30 and the like: keep every line 31 wide so columns line up
-                cells.append(OUTSIDE)
-                continue
-            state = report["days"].get(day.isoformat())
-            cells.append(OUTSIDE if not start <= day <= end else MARKS[state] if state else NO_SESSION)
-        lines.append(f"{year:04d}-{month:02d}  " + "".join(cells))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    lines.append(LEGEND)
-    if report["failed"]:
-        lines.append("failed days:")
-        lines.extend(f"  {f['date']}  {f['reason']}" for f in report["failed"])
-    return "\n".join(lines)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from .calendar import SessionBounds
+from ..calendar import SessionBounds
 
 JOURNAL_COLUMNS = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", "hod", "lod",
                    "close_price", "ah_high", "ah_low", "day_volume"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .day import DayResult, DayTask
+from ..tasks.model import DayResult, DayTask
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1

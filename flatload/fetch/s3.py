@@ -1,71 +1,30 @@
-"""Where flat files come from: the vendor's S3 bucket, or a local mirror of it.
+"""The vendor's S3 bucket (or any S3-compatible endpoint): listing and downloads.
 
-Both stores list objects with their ETag (the ledger keys on it: the vendor
-regenerates files in place) and fetch whole objects as bytes. Retries of 5xx,
+Objects are listed with their ETag (the ledger keys on it: the vendor
+regenerates files in place) and fetched as bytes. Retries of 5xx,
 throttling and dropped connections are botocore's standard retry mode; this
 module only turns what is left into domain errors.
 """
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from .errors import (
+from ..errors import (
     ConfigError,
-    CorruptFile,
     EndpointUnreachable,
     FetchError,
     NotEntitled,
     ObjectMissing,
 )
-from .settings import Settings
-
-MINUTE = "minute_aggs_v1"
-DAY = "day_aggs_v1"
-
-
-def object_key(asset: str, dataset: str, d: dt.date) -> str:
-    """``us_stocks_sip/minute_aggs_v1/2024/03/2024-03-11.csv.gz``."""
-    return f"{asset}/{dataset}/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
-
-
-def month_prefixes(asset: str, dataset: str, days: Iterable[dt.date]) -> list[str]:
-    """One listing prefix per month touched by ``days`` (a month is < 1,000 keys: one page)."""
-    return sorted({f"{asset}/{dataset}/{d:%Y}/{d:%m}/" for d in days})
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What the listing says about one object."""
-
-    key: str
-    etag: str
-    size: int
-    last_modified: str
-
-
-class Store(Protocol):
-    """The two operations the loader needs from a bucket."""
-
-    def describe(self) -> str:
-        """Where the objects come from, for messages."""
-
-    def list(self, prefix: str) -> list[ObjectInfo]:
-        """Every object under ``prefix`` with its ETag and size."""
-
-    def get(self, key: str) -> bytes:
-        """The object's bytes; raises ObjectMissing, NotEntitled, FetchError, EndpointUnreachable."""
+from ..settings import Settings
+from .source import ObjectInfo
 
 
 def _session(settings: Settings) -> boto3.session.Session:
@@ -97,7 +56,7 @@ def make_client(settings: Settings):  # -> botocore S3 client
 _BODY_ERRORS = (bce.HTTPClientError, bce.IncompleteReadError, bce.ConnectionError)
 
 
-class S3Store:
+class S3Source:
     """The vendor's bucket (or any S3-compatible endpoint)."""
 
     def __init__(self, client, bucket: str, endpoint_url: str, attempts: int = 3) -> None:
@@ -197,47 +156,6 @@ def _reason(exc: Exception) -> str:
         if needle in text:
             return reason
     return type(exc).__name__
-
-
-class MirrorStore:
-    """A local directory laid out like the bucket (for offline reloads and tests)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise ConfigError(f"mirror directory {self.root} does not exist", hint="check --mirror")
-
-    def describe(self) -> str:
-        return f"mirror {self.root}"
-
-    def list(self, prefix: str) -> list[ObjectInfo]:
-        base = self.root / prefix
-        if not base.is_dir():
-            return []
-        out = []
-        for path in sorted(base.rglob("*.csv.gz")):
-            st = path.stat()
-            # size + mtime identify a version as well as an ETag would, without reading the file
-            etag = hashlib.md5(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
-            modified = dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat()
-            out.append(ObjectInfo(path.relative_to(self.root).as_posix(), etag, st.st_size, modified))
-        return out
-
-    def get(self, key: str) -> bytes:
-        path = self.root / key
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise ObjectMissing("no such file in the mirror", key=key) from None
-        except OSError as exc:
-            raise CorruptFile(f"cannot read: {exc.strerror}", key=key) from None
-
-
-def open_store(settings: Settings) -> Store:
-    """The mirror when configured, else the S3 bucket."""
-    if settings.mirror is not None:
-        return MirrorStore(settings.mirror)
-    return S3Store(make_client(settings), settings.bucket, settings.endpoint_url, settings.s3_max_attempts)
 
 
 def ensure_credentials(settings: Settings) -> None:

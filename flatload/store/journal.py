@@ -18,9 +18,9 @@ import duckdb
 import polars as pl
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from .errors import JournalLocked
+from ..errors import JournalLocked
 from .ledger import LedgerEntry, scope_covers, scope_text  # noqa: F401 - re-exported
-from .metrics import JOURNAL_COLUMNS
+from ..datasets.stocks import JOURNAL_COLUMNS
 
 _VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
 # "... Conflicting lock is held in /usr/bin/python3 (PID 1234). See also ..." (a read-only holder
@@ -30,7 +30,7 @@ _HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.
 
 def sql_dir() -> Path:
     """sql/ inside an installed wheel, else the source checkout's top-level sql/."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent
     for candidate in (here / "sql", here.parent / "sql"):
         if candidate.is_dir():
             return candidate

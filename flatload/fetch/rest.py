@@ -25,7 +25,7 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from flatload.errors import ConfigError, EndpointUnreachable, FetchError, NotEntitled, TerminalError
+from ..errors import ConfigError, EndpointUnreachable, FetchError, NotEntitled, TerminalError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-from .summary import LoadSummary
 
 
 class RunLog:
@@ -18,9 +17,9 @@ class RunLog:
         self.header = {"run_id": run_id, "command": command, "arguments": arguments, "pid": os.getpid(),
                        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
-    def write(self, summary: LoadSummary, state: str) -> None:
-        """Replace the run's file with its current state (atomic rename)."""
-        body = {**self.header, **summary.to_dict(), "state": state,
+    def write(self, summary: dict, state: str) -> None:
+        """Replace the run's file with ``summary`` (the run's state, as a dict) and ``state`` (atomic rename)."""
+        body = {**self.header, **summary, "state": state,
                 "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(body, indent=2, default=str))

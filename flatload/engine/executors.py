@@ -18,26 +18,26 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from .settings import Settings
+from ..settings import Settings
 
 _CTX: Any = None  # the worker's WorkerContext
 
 
 def build_context(settings: Settings, rest_rpm: int | None = None):
     """The per-process state a worker needs (also used inline)."""
-    from .day import WorkerContext
-    from .s3 import open_store
+    from ..fetch import open_source
+    from ..tasks.model import WorkerContext
 
     rest = None
     hint = "set MASSIVE_API_KEY to fill missing days from the REST API"
     if not settings.use_rest:
         hint = "drop --no-rest to fill missing days from the REST API, or rerun once the file is published"
     elif settings.api_key:
-        from .rest import RestClient
+        from ..fetch.rest import RestClient
 
         rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm, max_retries=settings.rest_max_retries,
                           backoff_factor=settings.rest_backoff, backoff_max=max(settings.rest_backoff * 60, 1.0))
-    return WorkerContext(store=open_store(settings), parquet_root=str(settings.parquet_dir),
+    return WorkerContext(source=open_source(settings), parquet_root=str(settings.parquet_dir),
                          asset=settings.asset, rest=rest, rest_hint=hint)
 
 

@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import calendar
-from .errors import ConfigError
+from .. import calendar
+from ..errors import ConfigError
 
 _FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d")
 

@@ -1,52 +1,16 @@
-"""Progress reporters, injected into the pipeline (null by default).
-
-``TqdmReporter`` draws a bar on a terminal; ``LogReporter`` writes a line every
-few seconds for cron and CI logs; ``NullReporter`` says nothing (``--quiet`` and
-library callers that did not ask).
-"""
+"""Progress on the terminal or in a log: a tqdm bar on a TTY, log lines under cron, nothing when quiet."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import sys
 import time
-from typing import Protocol
 
 from tqdm import tqdm
 
+from ..engine.progress import NullReporter, Reporter
+
 log = logging.getLogger("flatload")
-
-
-class Reporter(Protocol):
-    """What the pipeline tells about its progress."""
-
-    def start(self, days: int, total_bytes: int) -> None:
-        """The run will load ``days`` sessions, about ``total_bytes`` to fetch."""
-
-    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
-        """One session finished: loaded (``rows``, ``nbytes``) or failed with ``error``."""
-
-    def note(self, message: str) -> None:
-        """A warning worth showing now."""
-
-    def close(self) -> None:
-        """The run is over."""
-
-
-class NullReporter:
-    """Reports nothing."""
-
-    def start(self, days: int, total_bytes: int) -> None:
-        pass
-
-    def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class _Rates:

@@ -1,0 +1,4 @@
+"""``python -m flatload.cli``."""
+from .main import main
+
+main()

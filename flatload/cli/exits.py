@@ -1,0 +1,76 @@
+"""Where library errors become exit codes and one-line messages; the summary printer.
+
+Exit codes: 0 all requested sessions loaded; 1 some days failed (the rest loaded);
+2 usage or configuration error; 3 the DuckDB journal is held by another process;
+4 another flatload run holds the data directory; 130/143 interrupted by
+SIGINT/SIGTERM after committing finished days.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..errors import FlatloadError
+
+EXIT_CODES = {0: "every requested session loaded", 1: "partial: some days failed, the rest loaded",
+              2: "usage or configuration error", 3: "the DuckDB journal is held by another process",
+              4: "another flatload run holds the data directory", 130: "interrupted (SIGINT)",
+              143: "terminated (SIGTERM)"}
+
+
+class FlatloadClickError(click.ClickException):
+    """A domain error shown as one line, with the exit code its class documents."""
+
+    def __init__(self, err: FlatloadError) -> None:
+        super().__init__(err.one_line())
+        self.exit_code = err.exit_code
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one-line Click errors; ``--verbose`` adds the traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verbose = kwargs.get("verbose", False)
+        try:
+            return fn(*args, **kwargs)
+        except FlatloadError as err:
+            if verbose:
+                traceback.print_exc()
+            raise FlatloadClickError(err) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug or an environment failure (disk full): still one line
+            if verbose:
+                traceback.print_exc()
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                                       " (rerun with --verbose for the traceback, and report it)") from None
+    return wrapper
+
+
+def finish(summary: Any, dry_run: bool, quiet: bool) -> None:
+    """Print the plan (dry run) or the summary, and exit with the run's code."""
+    if dry_run:
+        click.echo("\n".join(summary.plan.lines() if summary.plan else []))
+        for line in summary.bad_input:
+            click.echo(f"bad input {line}", err=True)
+        return
+    report(summary, quiet)
+    sys.exit(summary.exit_code)
+
+
+def report(summary: Any, quiet: bool) -> None:
+    lines = summary.lines()
+    click.echo(lines[0])
+    for line in lines[1:]:
+        click.echo(line, err=True)
+    if not quiet:
+        for w in summary.warnings[:20]:
+            click.echo(f"warning: {w}", err=True)
+        if len(summary.warnings) > 20:
+            click.echo(f"warning: … and {len(summary.warnings) - 20} more (see flatload status --json)", err=True)

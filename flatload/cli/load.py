@@ -1,0 +1,85 @@
+"""``flatload load``, ``refresh`` and ``demo``: each parses its options and calls one library function."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .exits import finish, handle_errors, report
+from .options import parse_date, rest_options, run_options, settings_from, setup_logging, source_options, store_options
+
+
+@click.command()
+@click.option("--start", callback=parse_date, default=None, help="First date, YYYY-MM-DD")
+@click.option("--end", callback=parse_date, default=None, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--pairs", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="CSV with symbol,trade_date: load those sessions; its symbols are the REST scope")
+@store_options
+@source_options
+@rest_options
+@run_options
+@handle_errors
+def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, quiet: bool, verbose: bool,
+         **opts: Any) -> None:
+    """Load every NYSE session from --start to --end (minute + day aggregates), or those in --pairs."""
+    from ..engine.api import load as load_days
+    from ..engine.api import load_pairs
+    from .progress import default_reporter
+
+    if pairs is None and (start is None or end is None):
+        raise click.UsageError("give --start and --end, or --pairs FILE")
+    if pairs is not None and (start is not None or end is not None):
+        raise click.UsageError("--pairs names its own dates: drop --start/--end")
+    setup_logging(quiet, verbose)
+    settings = settings_from(**opts)
+    if pairs is not None:
+        summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
+    else:
+        summary = load_days(start, end, settings, default_reporter(quiet), handle_signals=True)
+    finish(summary, settings.dry_run, quiet)
+
+
+@click.command()
+@click.option("--date", "date_", callback=parse_date, default=None, help="Session to load [the latest closed session]")
+@click.option("--lookback", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Also re-check this many sessions before it")
+@store_options
+@source_options
+@rest_options
+@run_options
+@handle_errors
+def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **opts: Any) -> None:
+    """Load the latest closed session and re-check recent ones (for cron)."""
+    from ..engine.api import refresh as refresh_days
+    from .progress import default_reporter
+
+    setup_logging(quiet, verbose)
+    settings = settings_from(**opts)
+    # cron wants one summary line: a bar only on a terminal, no periodic log lines
+    reporter = default_reporter(quiet) if sys.stderr.isatty() else None
+    summary = refresh_days(settings, date_, lookback, reporter, handle_signals=True)
+    finish(summary, settings.dry_run, quiet)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("flatload-demo"), show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True)
+@handle_errors
+def demo(data_dir: Path, workers: int, quiet: bool, verbose: bool) -> None:
+    """Load generated sample files from a local S3 server (no credentials, no network)."""
+    from ..demo import run_demo
+    from .progress import default_reporter
+
+    setup_logging(quiet, verbose)
+    result = run_demo(data_dir, workers, reporter=default_reporter(quiet))
+    report(result.summary, quiet)
+    click.echo(f"sessions: {', '.join(map(str, result.sessions))} (early close: {result.early_close})")
+    click.echo(f"journal:  {result.data_dir / 'flatload.duckdb'}")
+    click.echo(f"parquet:  {result.data_dir / 'parquet'}")
+    click.echo("\nexample query:\n" + result.query + "\n" + result.table)
+    sys.exit(result.summary.exit_code)

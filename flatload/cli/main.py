@@ -1,0 +1,27 @@
+"""The ``flatload`` command group; each command lives with its kind (load, reports, ...)."""
+from __future__ import annotations
+
+import click
+
+from . import load, reports
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flatload")
+def cli() -> None:
+    """Load Polygon.io / Massive S3 flat files into Parquet and a DuckDB journal.
+
+    \b
+    Exit codes: 0 all loaded; 1 some days failed; 2 usage/config error;
+    3 DuckDB journal locked by another process; 4 another run holds the data dir;
+    130/143 interrupted (rerun to resume).
+    """
+
+
+for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="flatload")

@@ -1,0 +1,49 @@
+"""``flatload status`` and ``gaps``: read-only reports, as text or JSON."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from .exits import handle_errors
+from .options import parse_date, settings_from, store_options
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="How many runs")
+@store_options
+@click.option("--verbose", "-v", is_flag=True)
+@handle_errors
+def status(as_json: bool, limit: int, verbose: bool, **opts: Any) -> None:
+    """Recent runs, the live progress of a running one, and the last error of each failed day."""
+    from ..reports import status as status_report
+    from .render import render_status
+
+    report = status_report(settings_from(**opts), limit)
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else render_status(report))
+
+
+@click.command()
+@click.option("--start", required=True, callback=parse_date, help="First date, YYYY-MM-DD")
+@click.option("--end", required=True, callback=parse_date, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@store_options
+@click.option("--verbose", "-v", is_flag=True)
+@handle_errors
+def gaps(start: dt.date, end: dt.date, as_json: bool, verbose: bool, **opts: Any) -> None:
+    """Every NYSE session in range: loaded from flat files, from REST, failed, or missing.
+
+    Exits 0 when every session is loaded, 1 otherwise.
+    """
+    from ..reports import gaps as gaps_report
+    from .render import render_gaps
+
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
+    report = gaps_report(start, end, settings_from(**opts))
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else render_gaps(report))
+    sys.exit(0 if report["complete"] else 1)
