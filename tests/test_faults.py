@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -410,16 +409,13 @@ def test_journal_held_before_the_run_exits_3_before_fetching(s3_endpoint, bucket
     settings.data_dir.mkdir(parents=True)
     with S3FaultProxy(s3_endpoint) as proxy, holder(HOLD_DUCKDB, str(settings.journal_path)) as other:
         s = settings.replace(endpoint_url=proxy.url)
-        t0 = time.monotonic()
         result = cli_load(d1, d2, s, "--lock-timeout", "1")
-        elapsed = time.monotonic() - t0
         who = duckdb_holder_name(other.pid)
         assert proxy.object_requests() == []  # listed, never fetched
     assert result.exit_code == 3, result.output
     assert result.stderr == (f"Error: {settings.journal_path}: the journal is held by {who} (close that DuckDB "
                              "session (or pass a longer --lock-timeout) and rerun; finished Parquet partitions "
                              "are kept)\n")
-    assert 1 <= elapsed < 10
     assert parquet_files(settings) == []
 
 
@@ -463,13 +459,10 @@ def test_second_run_on_the_same_data_dir_exits_4_touching_nothing(s3_endpoint, b
     d1 = WEEK[0]
     put(s3_endpoint, bucket, files_for([d1]))
     with S3FaultProxy(s3_endpoint) as proxy, holder(HOLD_RUN_LOCK, str(settings.data_dir)) as other:
-        t0 = time.monotonic()
         result = cli_load(d1, d1, settings.replace(endpoint_url=proxy.url))
-        elapsed = time.monotonic() - t0
         started = read_holder(settings.data_dir)["started"]
         assert proxy.seen == []  # not even a listing
     assert result.exit_code == 4, result.output
     assert result.stderr == (f"Error: another flatload run holds {settings.data_dir}: PID {other.pid} (load, started "
                              f"{started}) (wait for it to finish (flatload status shows its progress))\n")
-    assert elapsed < 3
     assert sorted(p.name for p in settings.data_dir.iterdir()) == [".flatload.lock"]  # no DuckDB, no Parquet

@@ -53,7 +53,7 @@ def test_rejects_carry_line_numbers():
         f"YY,100,1,1,1,1,{B.day_end},3",  # 6: next New York day
         f",100,1,1,1,1,{WS},3",  # 7: blank ticker
         f"ZZ,100,-1,1,1,1,{WS},3",  # 8: negative price
-        f"WW,100,1,1,1,1,,3",  # 9: no window_start
+        "WW,100,1,1,1,1,,3",  # 9: no window_start
     ]
     parsed = read_csv_gz(gz(lines), KEY, B)
     assert parsed.frame["ticker"].to_list() == ["NA", "TPC"]
