@@ -54,6 +54,12 @@ class ConfigError(TerminalError):
     exit_code = 2
 
 
+class QueryError(TerminalError):
+    """An analyst's SQL failed (syntax, unknown table or column): fix the query."""
+
+    exit_code = 2
+
+
 class NotEntitled(TerminalError):
     """HTTP 401/403 from S3 or REST: the plan does not cover this dataset."""
 
@@ -84,6 +90,16 @@ class FetchError(TransientError):
 
 class RestUnavailable(TerminalError):
     """A day needs the REST fallback but it is off or has no API key."""
+
+
+class StorageError(TerminalError):
+    """The data directory cannot be written: read-only file system, permission denied, not a directory."""
+
+    exit_code = 5
+
+
+class DiskFull(StorageError):
+    """No space left (or a quota reached) while writing into the data directory."""
 
 
 class JournalLocked(TransientError):

@@ -19,7 +19,7 @@ from . import calendar
 from .engine.summary import DayFailure
 from .errors import JournalLocked
 from .settings import Settings
-from .store import journal, lock
+from .store import db, fs, lock
 
 #: a report waits at most this long for the journal, however long --lock-timeout is: it has a fallback
 READ_WAIT = 5.0
@@ -62,7 +62,7 @@ def _read_journal(settings: Settings, queries: dict[str, tuple[str, list]]) -> t
     if not settings.journal_path.exists():
         return None, NOTHING_YET
     try:
-        con = journal.connect(settings.journal_path, min(settings.lock_timeout, READ_WAIT), read_only=True)
+        con = db.connect(settings.journal_path, min(settings.lock_timeout, READ_WAIT), read_only=True)
     except JournalLocked as exc:
         return None, f"{exc.message}: read from the run files instead"
     try:
@@ -150,6 +150,7 @@ def _run_record(row: dict | None, body: dict | None, holder: dict | None, now: s
 
 def status(settings: Settings, limit: int = 10) -> dict:
     """Recent runs (newest first), the live progress of a run in progress, and the last error per failed day."""
+    fs.require_store(settings.data_dir)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     holder = _holder(settings)
     rows, note = _read_journal(settings, {
@@ -187,8 +188,26 @@ def status(settings: Settings, limit: int = 10) -> dict:
             "in_progress": in_progress, "failed_days": failed_days}
 
 
-def gaps(start: dt.date, end: dt.date, settings: Settings) -> dict:
-    """Every NYSE session in ``[start, end]`` as flatfile / rest / failed (with reason) / missing."""
+#: the sessions ``gaps`` shows when no --start is given
+DEFAULT_GAP_SESSIONS = 30
+
+
+def default_window(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """``end`` defaults to the latest closed session, ``start`` to 30 sessions before ``end``."""
+    end = end or calendar.latest_closed_session()
+    if start is None:
+        before = calendar.previous_sessions(end, DEFAULT_GAP_SESSIONS)
+        start = before[0] if before else end
+    return start, end
+
+
+def gaps(start: dt.date | None, end: dt.date | None, settings: Settings) -> dict:
+    """Every NYSE session in ``[start, end]`` as flatfile / rest / failed (with reason) / missing.
+
+    ``end`` defaults to the latest closed session and ``start`` to 30 sessions before it.
+    """
+    fs.require_store(settings.data_dir)
+    start, end = default_window(start, end)
     rows, note = _read_journal(settings, {"days": (
         "SELECT trade_date, status, detail FROM day_status WHERE trade_date BETWEEN ? AND ?", [start, end])})
     if rows is not None:

@@ -17,14 +17,19 @@ DEFAULT_REST_URL = "https://api.massive.com"
 WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers() -> int:
     """The cores, capped by what memory allows."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = cores()
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return cores
-    return max(1, min(cores, available // WORKER_MEMORY_BYTES))
+        return n
+    return max(1, min(n, available // WORKER_MEMORY_BYTES))
 
 
 def parse_symbols(text: str | None) -> frozenset[str] | None:
@@ -70,6 +75,15 @@ class Settings:
         if self.rest_rpm is not None and self.rest_rpm < 1:
             raise ConfigError("--rest-rpm must be at least 1")
 
+    def advice(self) -> list[str]:
+        """Settings that work but probably not as meant, each as one line saying why."""
+        out = []
+        if self.workers > cores():
+            out.append(f"--workers {self.workers} is more than the {cores()} core(s) here: each worker parses on a "
+                       f"core of its own, so extra workers only compete for them and the load runs slower; "
+                       f"use --workers {cores()}")
+        return out
+
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "api_key"}
         shown["api_key"] = "***" if self.api_key else None
@@ -82,7 +96,10 @@ class Settings:
         values: dict[str, object] = {}
         for name, var, conv in _ENV:
             if env.get(var):
-                values[name] = conv(env[var])
+                try:
+                    values[name] = conv(env[var])
+                except ConfigError as exc:  # name the variable: the user did not type a flag
+                    raise ConfigError(f"{var}: {exc.message}", hint=f"fix or unset {var}") from None
         key = env.get("MASSIVE_API_KEY") or env.get("POLYGON_API_KEY")
         if key:
             values["api_key"] = key

@@ -39,7 +39,8 @@ import polars as pl
 import pytest
 
 from flatload import calendar
-from flatload.store import journal
+from flatload.store import db, journal
+from flatload.store.ledger import scope_covers
 from flatload.engine.api import load
 from flatload.settings import Settings
 from tests.conftest import s3_client, upload_days
@@ -489,7 +490,7 @@ def hold_journal_then(chain: Chain, name: str, finish: Callable[[Run], None]) ->
     every remaining day's partitions are written; then ``finish(run)`` (a signal or kill -9)."""
     run = chain.start(name)
     until(run.has_run_file, 30, f"{name}: the run file", run.proc)
-    con = journal.connect(chain.data_dir / "flatload.duckdb", 10)  # the run's planning connection is closed
+    con = db.connect(chain.data_dir / "flatload.duckdb", 10)  # the run's planning connection is closed
     try:
         until(lambda: metrics_dates(chain.data_dir) >= set(DAYS), 30, f"{name}: all partitions", run.proc)
         time.sleep(0.3)  # let the run reach its final commit, waiting for the journal

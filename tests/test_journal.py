@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from flatload.store import journal
+from flatload.store import db, journal
+from flatload.store.ledger import scope_covers
 from flatload.datasets.stocks import JOURNAL_COLUMNS, METRICS_SCHEMA
 
 D1 = dt.date(2024, 3, 8)
@@ -38,7 +39,7 @@ def day_rows(draw, symbols=SYMBOLS, min_size=0):
 @pytest.fixture
 def con(tmp_path: Path):
     c = duckdb.connect(str(tmp_path / "flatload.duckdb"))
-    journal.apply_schema(c, tmp_path / "parquet", "us_stocks_sip")
+    db.apply_schema(c, tmp_path, "us_stocks_sip")
     yield c
     c.close()
 
@@ -48,7 +49,7 @@ def _reset(con) -> None:
 
 
 def _upsert(con, d, rows, source="flatfile", scope=None) -> None:
-    with journal.transaction(con):
+    with db.transaction(con):
         journal.upsert_day(con, d, metrics_frame(d, rows), source, scope)
 
 
@@ -68,7 +69,7 @@ def test_schema_is_idempotent(tmp_path: Path):
     path = tmp_path / "j.duckdb"
     for _ in range(2):
         c = duckdb.connect(str(path))
-        journal.apply_schema(c, tmp_path / "parquet", "us_stocks_sip")
+        db.apply_schema(c, tmp_path, "us_stocks_sip")
         cols = [r[0] for r in c.execute("DESCRIBE journal").fetchall()]
         c.close()
     assert cols == JOURNAL_COLUMNS + ["source", "loaded_at"]
@@ -151,7 +152,7 @@ def test_upsert_rolls_back_with_the_transaction(con):
     _upsert(con, D1, rows)
     before = _all(con)
     with pytest.raises(RuntimeError):
-        with journal.transaction(con):
+        with db.transaction(con):
             journal.upsert_day(con, D1, metrics_frame(D1, {"TpC": (2.0,) * 8 + (1,)}), "flatfile", None)
             raise RuntimeError("crash before commit")
     assert _all(con) == before
@@ -160,10 +161,10 @@ def test_upsert_rolls_back_with_the_transaction(con):
 def test_ledger_round_trip(con):
     entry = journal.LedgerEntry("us_stocks_sip/minute_aggs_v1/2024/03/2024-03-08.csv.gz", "minute_aggs_v1", D1,
                                 "abc-9", 10, "2024-03-09T00:00:00+00:00", 5, 1, 0, "loaded", None, "*")
-    with journal.transaction(con):
+    with db.transaction(con):
         journal.write_ledger(con, [entry], "run-1")
     assert journal.read_ledger(con, [entry.key, "other"]) == {entry.key: entry}
-    assert journal.scope_covers("*", frozenset({"TpC"}))
-    assert journal.scope_covers("NA,TpC", frozenset({"TpC"}))
-    assert not journal.scope_covers("TPC", frozenset({"TpC"}))
-    assert not journal.scope_covers("TpC", None)
+    assert scope_covers("*", frozenset({"TpC"}))
+    assert scope_covers("NA,TpC", frozenset({"TpC"}))
+    assert not scope_covers("TPC", frozenset({"TpC"}))
+    assert not scope_covers("TpC", None)

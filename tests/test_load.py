@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from flatload import sample
+from flatload.store import db
 from flatload.engine import api as pipeline
 
 try:
@@ -181,7 +182,7 @@ def test_parquet_partitions_typed_and_sorted(settings, s3_endpoint, bucket):
 
 def test_minute_bars_view_after_second_run_from_another_directory(settings, s3_endpoint, bucket, tmp_path,
                                                                   monkeypatch):
-    """Loaded with a relative --data-dir, queried from elsewhere: the view holds absolute paths."""
+    """Loaded with a relative --data-dir, queried from elsewhere through flatload's connection."""
     days = DST_SPRING
     files = upload_days(s3_endpoint, bucket, days, n_tickers=N)
     monkeypatch.chdir(tmp_path)
@@ -203,7 +204,7 @@ def _check_minute_bars_view(settings, files, days, tmp_path, monkeypatch):
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     journal_file = settings.journal_path.resolve()
-    con = duckdb.connect(str(journal_file), read_only=True)
+    con = db.connect(journal_file, read_only=True)  # points the views at the file's own store
     try:
         # epoch_ns: fetching TIMESTAMPTZ values into Python would need pytz, which is not a dependency
         rows = con.execute("SELECT ticker, trade_date, epoch_ns(window_start), window_start_et, "

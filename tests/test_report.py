@@ -7,12 +7,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from flatload import reports as report
 from flatload.cli import render
 from flatload.engine import api as pipeline
-from flatload.store import journal
+from flatload.store import db, journal
+from flatload.store.ledger import scope_covers
 from flatload.store.lock import run_lock
 from flatload.store.runlog import RunLog
+from flatload.errors import ConfigError
 from flatload.settings import Settings
 from flatload.engine.summary import LoadSummary
 
@@ -28,7 +32,17 @@ def _line(text: str, month: str) -> str:
     return line[render.MATRIX_PREFIX:]
 
 
+def test_missing_data_dir_is_an_error_not_nothing_loaded(settings: Settings) -> None:
+    for call in (lambda: report.status(settings), lambda: report.gaps(D[4], D[8], settings)):
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert err.value.one_line() == (f"{settings.data_dir}: no such data directory (check --data-dir / "
+                                        "FLATLOAD_DATA_DIR (flatload load creates it))")
+        assert err.value.exit_code == 2
+
+
 def test_empty_data_dir_says_nothing_loaded(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True)
     st = report.status(settings)
     assert (st["source"], st["note"], st["runs"], st["in_progress"], st["failed_days"]) == \
         ("none", report.NOTHING_YET, [], None, [])
@@ -88,9 +102,10 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
 
 
 def test_rest_days_count_as_complete(settings: Settings) -> None:
-    con = journal.connect(settings.journal_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    con = db.connect(settings.journal_path)
     try:
-        journal.apply_schema(con, settings.parquet_dir, settings.asset)
+        db.apply_schema(con, settings.data_dir, settings.asset)
         journal.set_day_status(con, D[4], "rest", None, 10, "*", "r1")
         journal.set_day_status(con, D[5], "flatfile", None, 10, "*", "r1")
     finally:
@@ -102,7 +117,8 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
 
 def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = None) -> None:
     """What a kill -9 leaves: a runs row and a run file both saying 'running', after one commit."""
-    con = journal.connect(settings.journal_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    con = db.connect(settings.journal_path)
     try:
         journal.start_run(con, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"}, os.getpid())
     finally:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 all requested sessions loaded; 1 some days failed (the rest loaded);
 2 usage or configuration error; 3 the DuckDB journal is held by another process;
-4 another flatload run holds the data directory; 130/143 interrupted by
+4 another flatload run holds the data directory; 5 the data directory cannot be
+written (read-only, permission denied, disk full); 130/143 interrupted by
 SIGINT/SIGTERM after committing finished days.
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ..errors import FlatloadError
 
 EXIT_CODES = {0: "every requested session loaded", 1: "partial: some days failed, the rest loaded",
               2: "usage or configuration error", 3: "the DuckDB journal is held by another process",
-              4: "another flatload run holds the data directory", 130: "interrupted (SIGINT)",
+              4: "another flatload run holds the data directory",
+              5: "the data directory cannot be written (read-only, permission denied, disk full)",
+              130: "interrupted (SIGINT)",
               143: "terminated (SIGTERM)"}
 
 
@@ -45,26 +48,36 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise FlatloadClickError(err) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
-        except Exception as exc:  # a bug or an environment failure (disk full): still one line
+        except OSError as exc:  # the environment, not flatload: say which file and what the system said
             if verbose:
                 traceback.print_exc()
-            raise click.ClickException(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                                       " (rerun with --verbose for the traceback, and report it)") from None
+            where = f"{exc.filename}: " if exc.filename else ""
+            err = click.ClickException(f"{where}{exc.strerror or exc} (a file-system problem: fix it and rerun)")
+            err.exit_code = 5
+            raise err from None
+        except Exception as exc:  # a bug: still one line
+            if verbose:
+                traceback.print_exc()
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            next_step = "report it with the traceback above" if verbose else \
+                "rerun with --verbose for the traceback, and report it"
+            raise click.ClickException(f"unexpected {type(exc).__name__}: {first} ({next_step})") from None
     return wrapper
 
 
 def finish(summary: Any, dry_run: bool, quiet: bool) -> None:
-    """Print the plan (dry run) or the summary, and exit with the run's code."""
+    """Print the plan (dry run) or the summary, and exit with the run's code (a dry run: the code the run would)."""
     if dry_run:
         click.echo("\n".join(summary.plan.lines() if summary.plan else []))
         for line in summary.bad_input:
             click.echo(f"bad input {line}", err=True)
-        return
-    report(summary, quiet)
+    else:
+        report(summary, quiet)
     sys.exit(summary.exit_code)
 
 
 def report(summary: Any, quiet: bool) -> None:
+    """The summary: the headline on stdout, failures and warnings on stderr."""
     lines = summary.lines()
     click.echo(lines[0])
     for line in lines[1:]:

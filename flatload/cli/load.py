@@ -13,10 +13,12 @@ from .options import parse_date, rest_options, run_options, settings_from, setup
 
 
 @click.command()
-@click.option("--start", callback=parse_date, default=None, help="First date, YYYY-MM-DD")
-@click.option("--end", callback=parse_date, default=None, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--start", callback=parse_date, default=None, metavar="DATE",
+              help="First date, YYYY-MM-DD  [required unless --pairs]")
+@click.option("--end", callback=parse_date, default=None, metavar="DATE",
+              help="Last date (inclusive), YYYY-MM-DD  [required unless --pairs]")
 @click.option("--pairs", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="CSV with symbol,trade_date: load those sessions; its symbols are the REST scope")
+              help="CSV with symbol,trade_date: load those sessions instead; its symbols are the REST scope")
 @store_options
 @source_options
 @rest_options
@@ -65,10 +67,11 @@ def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **
 
 
 @click.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("flatload-demo"), show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--quiet", "-q", is_flag=True)
-@click.option("--verbose", "-v", is_flag=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("flatload-demo"), show_default=True,
+              help="Where the demo store goes (a fresh directory is best)")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary")
+@click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs")
 @handle_errors
 def demo(data_dir: Path, workers: int, quiet: bool, verbose: bool) -> None:
     """Load generated sample files from a local S3 server (no credentials, no network)."""

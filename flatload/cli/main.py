@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import load, reports
+from . import analysis, load, reports
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def cli() -> None:
     """
 
 
-for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps):
+for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, analysis.sql):
     cli.add_command(command)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import time
 
@@ -92,11 +93,26 @@ class LogReporter:
         pass
 
 
+#: a bar needs room: on a narrower terminal (some report 0 columns) log lines are shown instead
+MIN_BAR_COLUMNS = 20
+
+
+def terminal_columns(stream) -> int:
+    """The width of the terminal behind ``stream``; 0 when it is none or reports no width."""
+    try:
+        if not stream.isatty():
+            return 0
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def default_reporter(quiet: bool = False, stream=None) -> Reporter:
-    """tqdm on a TTY, log lines otherwise, nothing when quiet."""
+    """tqdm on a terminal wide enough for a bar, log lines otherwise, nothing when quiet."""
     stream = stream or sys.stderr
     if quiet:
         return NullReporter()
-    if getattr(stream, "isatty", lambda: False)():
+    if terminal_columns(stream) >= MIN_BAR_COLUMNS:
         return TqdmReporter(stream)
-    return LogReporter()
+    # a terminal that reports no width would show an empty bar for the whole load
+    return LogReporter(interval=10.0 if getattr(stream, "isatty", lambda: False)() else 30.0)

@@ -84,3 +84,16 @@ def render_gaps(report: dict) -> str:
         lines.append("failed days:")
         lines.extend(f"  {f['date']}  {f['reason']}" for f in report["failed"])
     return "\n".join(lines)
+
+
+def frame_text(frame, fmt: str) -> str:
+    """A Polars frame as ``table`` (every row and column), ``csv`` or ``json`` (records) text."""
+    import polars as pl
+
+    if fmt == "csv":
+        return frame.write_csv()
+    if fmt == "json":
+        return frame.write_json()
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, fmt_str_lengths=200):
+        return str(frame)

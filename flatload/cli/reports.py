@@ -28,13 +28,15 @@ def status(as_json: bool, limit: int, verbose: bool, **opts: Any) -> None:
 
 
 @click.command()
-@click.option("--start", required=True, callback=parse_date, help="First date, YYYY-MM-DD")
-@click.option("--end", required=True, callback=parse_date, help="Last date (inclusive), YYYY-MM-DD")
+@click.option("--start", callback=parse_date, default=None, metavar="DATE",
+              help="First date, YYYY-MM-DD  [30 sessions before --end]")
+@click.option("--end", callback=parse_date, default=None, metavar="DATE",
+              help="Last date (inclusive), YYYY-MM-DD  [the latest closed session]")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 @store_options
 @click.option("--verbose", "-v", is_flag=True)
 @handle_errors
-def gaps(start: dt.date, end: dt.date, as_json: bool, verbose: bool, **opts: Any) -> None:
+def gaps(start: dt.date | None, end: dt.date | None, as_json: bool, verbose: bool, **opts: Any) -> None:
     """Every NYSE session in range: loaded from flat files, from REST, failed, or missing.
 
     Exits 0 when every session is loaded, 1 otherwise.
@@ -42,7 +44,7 @@ def gaps(start: dt.date, end: dt.date, as_json: bool, verbose: bool, **opts: Any
     from ..reports import gaps as gaps_report
     from .render import render_gaps
 
-    if end < start:
+    if start and end and end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
     report = gaps_report(start, end, settings_from(**opts))
     click.echo(json.dumps(report, indent=2, default=str) if as_json else render_gaps(report))

@@ -18,7 +18,7 @@ from .. import calendar
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
-from ..store import journal, partitions
+from ..store import db, fs, journal, partitions
 from ..store.lock import run_lock
 from ..store.runlog import RunLog
 from .pairs import read_pairs
@@ -75,7 +75,7 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
                        arguments={"pairs": str(path), "pairs_count": len(pairs.pairs)},
                        rest_scope=pairs.symbols_by_date(), bad_input=pairs.error_lines())
     if not settings.dry_run and settings.journal_path.exists():
-        con = journal.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+        con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
         try:
             summary.pairs_without_data = journal.pairs_without_rows(con, pairs.pairs)
         finally:
@@ -89,6 +89,9 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
              bad_input: list[str] | None = None) -> LoadSummary:
     """Plan and run a load of ``days``: the shared engine of load, refresh and pairs."""
     reporter = reporter or NullReporter()
+    advice = settings.advice()
+    for line in advice:
+        reporter.note(line)
     arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
                  "force": settings.force, "workers": settings.workers}
     if settings.mirror is None:
@@ -96,19 +99,21 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
 
         ensure_credentials(settings)
     if not settings.dry_run:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fs.prepare_data_dir(settings.data_dir)
     # a dry run writes nothing, not even the lock file, and leaves temp files to the next real run
     with nullcontext() if settings.dry_run else run_lock(settings.data_dir, command):
         if not settings.dry_run:
             partitions.clean_temp(settings.parquet_dir)
+            # a journal written by an older flatload in a newer DuckDB format becomes readable again
+            db.ensure_storage_format(settings.journal_path, settings.lock_timeout)
         listing = list_objects(open_source(settings), settings.asset, days)
         run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         if settings.dry_run:
             plan = dry_plan(days, settings, listing, rest_scope)
         else:
-            con = journal.connect(settings.journal_path, settings.lock_timeout)
+            con = db.connect(settings.journal_path, settings.lock_timeout)
             try:
-                journal.apply_schema(con, settings.parquet_dir, settings.asset)
+                db.apply_schema(con, settings.data_dir, settings.asset)
                 journal.mark_abandoned_runs(con)
                 plan = make_plan(days, settings, listing, con, rest_scope)
                 journal.start_run(con, run_id, command, arguments, os.getpid())
@@ -118,6 +123,7 @@ def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | N
                               dry_run=settings.dry_run)
         summary.skipped = list(plan.skipped)
         summary.bad_input = list(bad_input or [])
+        summary.warnings.extend(advice)
         if settings.dry_run:
             summary.failed = list(plan.failed)
             return summary

@@ -10,10 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import duckdb
+
 from ..datasets import DAY, MINUTE
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import journal
+from ..store import db, journal
+from ..store.fs import storage_error
 from ..store.ledger import scope_text
 from ..store.runlog import RunLog
 from ..tasks.model import DayResult
@@ -42,11 +45,11 @@ class Committer:
         path, deadline = self.settings.journal_path, time.monotonic() + self.settings.lock_timeout
         while True:
             if not wait_lock:
-                return journal.connect(path, 0.5)
+                return db.connect(path, 0.5)
             if self.got:
-                return journal.connect(path, min(self.settings.lock_timeout, INTERRUPTED_LOCK_WAIT))
+                return db.connect(path, min(self.settings.lock_timeout, INTERRUPTED_LOCK_WAIT))
             try:  # in slices, so that a signal arriving meanwhile ends the wait
-                return journal.connect(path, max(0.0, min(1.0, deadline - time.monotonic())))
+                return db.connect(path, max(0.0, min(1.0, deadline - time.monotonic())))
             except JournalLocked:
                 if time.monotonic() >= deadline:
                     raise
@@ -60,20 +63,28 @@ class Committer:
         except JournalLocked as exc:
             return exc if wait_lock else None
         try:
-            while self.pending:
-                r = self.pending[0]
-                journal.commit_day(con, r.date, r.metrics, r.source, r.ledger, r.rejects, self.summary.run_id)
-                self.summary.record_done(self.pending.pop(0))
-            while self.pending_fail:
-                f = self.pending_fail[0]
-                journal.commit_failure(con, f.date, f.key, DAY if "/day_aggs" in f.key else MINUTE, f.line(),
-                                       scope_text(self.settings.symbols), self.summary.run_id)
-                self.summary.failed.append(self.pending_fail.pop(0))
+            self._commit_pending(con)
+        except duckdb.Error as exc:
+            mapped = storage_error(exc, self.settings.journal_path, "commit to the journal")
+            if mapped is None:
+                raise
+            raise mapped from None
         finally:
             con.close()
         self.last_commit = time.monotonic()
         self.runlog.write(self.summary.to_dict(), state="running")
         return None
+
+    def _commit_pending(self, con) -> None:
+        while self.pending:
+            r = self.pending[0]
+            journal.commit_day(con, r.date, r.metrics, r.source, r.ledger, r.rejects, self.summary.run_id)
+            self.summary.record_done(self.pending.pop(0))
+        while self.pending_fail:
+            f = self.pending_fail[0]
+            journal.commit_failure(con, f.date, f.key, DAY if "/day_aggs" in f.key else MINUTE, f.line(),
+                                   scope_text(self.settings.symbols), self.summary.run_id)
+            self.summary.failed.append(self.pending_fail.pop(0))
 
     def finish(self, outcome: str) -> None:
         """Record the run's outcome; views over Parquet globs are (re)made now that files exist."""
@@ -86,6 +97,6 @@ class Committer:
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])
-            journal.apply_schema(con, self.settings.parquet_dir, self.settings.asset)
+            db.apply_schema(con, self.settings.data_dir, self.settings.asset)
         finally:
             con.close()

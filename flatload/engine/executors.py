@@ -79,10 +79,16 @@ def _run_in_worker(fn: Callable[..., Any], *args: Any) -> Any:
 class InlineExecutor(Executor):
     """Runs each call at submit time in this process: one worker, easy to debug."""
 
+    #: a task runs in the caller's thread (a signal handler can interrupt it there)
+    inline = True
+
     def __init__(self, settings: Settings) -> None:
         self.ctx = build_context(settings, settings.rest_rpm)
 
     def begin_shutdown(self) -> None:
+        """Nothing runs in the background."""
+
+    def abort(self) -> None:
         """Nothing runs in the background."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
@@ -98,6 +104,8 @@ class InlineExecutor(Executor):
 
 class WorkerPool(Executor):
     """A process pool whose ``submit(fn, *args)`` calls ``fn(worker_context, *args)``."""
+
+    inline = False
 
     def __init__(self, settings: Settings) -> None:
         workers = settings.workers
@@ -116,6 +124,16 @@ class WorkerPool(Executor):
                 self._closing.join()
             return
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def abort(self) -> None:
+        """Kill the workers now: whatever they were writing is a temp file that the next sweep removes."""
+        kill = getattr(self.pool, "kill_workers", None)  # Python 3.14+
+        if kill is not None:
+            kill()
+        else:
+            for proc in list(getattr(self.pool, "_processes", {}).values()):
+                proc.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def begin_shutdown(self) -> None:
         """Let idle workers exit in the background (the parent commits meanwhile); ``shutdown`` joins."""

@@ -13,7 +13,7 @@ from .. import calendar
 from ..datasets import DAY, MINUTE, month_prefixes, object_key
 from ..fetch.source import ObjectInfo, Source
 from ..settings import Settings
-from ..store import journal, partitions, recovery
+from ..store import db, journal, partitions, recovery
 from ..store.ledger import LedgerEntry, scope_covers
 from ..tasks.model import DayResult, DayTask
 from .summary import DayFailure, Plan
@@ -108,10 +108,11 @@ def dry_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, Obj
     import duckdb
 
     if settings.journal_path.exists():
-        con = journal.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+        con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
     else:
         con = duckdb.connect(":memory:")
-        journal.apply_schema(con, settings.parquet_dir, settings.asset)
+        db.set_root(con, settings.data_dir)
+        db.apply_schema(con, settings.data_dir, settings.asset)
     try:
         return make_plan(days, settings, listing, con, rest_scope)
     finally:

@@ -6,16 +6,17 @@ days in flight finish and are committed, and the run is recorded as interrupted.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..errors import FlatloadError
+from ..errors import FlatloadError, StorageError
 from ..settings import Settings
 from ..store import partitions
 from ..store.runlog import RunLog
@@ -26,32 +27,56 @@ from .executors import make_pool
 from .progress import Reporter
 from .summary import DayFailure, LoadSummary, Plan
 
+log = logging.getLogger("flatload")
+
 #: commit at least this often (seconds) so a long load makes steady, resumable progress
 COMMIT_EVERY = 5.0
 
 
-@contextmanager
-def _signals(enabled: bool) -> Iterator[list[int]]:
-    """Record SIGINT/SIGTERM instead of dying: the loop stops feeding days and commits what is done.
+class Stopper:
+    """SIGINT/SIGTERM during a run: the first stops the feeding of days, a second aborts the days in flight.
 
-    Held until the run is recorded, final commit included: a second Ctrl-C must not cut a
-    commit or the run's record short. (Python's handler also replaces the native SIGINT
-    handler Polars installs at import, which would raise KeyboardInterrupt inside a query.)
+    The first signal is acknowledged at once; the days in flight finish and are committed. A
+    second one kills the workers (their days are dropped: partitions are replaced atomically and
+    half-written temp files are swept) and the run commits what had finished, then exits.
+    Held until the run is recorded, final commit included. (Python's handler also replaces the
+    native SIGINT handler Polars installs at import, which would raise KeyboardInterrupt inside a query.)
     """
-    got: list[int] = []
-    if not enabled:
-        yield got
-        return
 
-    def handler(signum, _frame) -> None:
-        got.append(signum)
+    def __init__(self, reporter: Reporter, in_flight: Callable[[], int]) -> None:
+        self.got: list[int] = []
+        self.reporter = reporter
+        self.in_flight = in_flight
+        #: True while a task runs inline in this thread: a second signal interrupts it there
+        self.interrupt_inline = False
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield got
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    @property
+    def aborting(self) -> bool:
+        """A second signal came in."""
+        return len(self.got) >= 2
+
+    def handler(self, signum: int, _frame: object) -> None:
+        self.got.append(signum)
+        if len(self.got) == 1:
+            self.reporter.note(f"stopping after {self.in_flight()} day(s) in flight (finished days are committed); "
+                               "press Ctrl-C again to abort them")
+        elif len(self.got) == 2:
+            self.reporter.note("aborting: the days in flight are dropped; finished days are committed")
+            if self.interrupt_inline:
+                raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self, enabled: bool) -> Iterator["Stopper"]:
+        """The handler for SIGINT and SIGTERM while the block runs (when ``enabled``)."""
+        if not enabled:
+            yield self
+            return
+        old = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
 
 @dataclass
@@ -68,6 +93,11 @@ class Runner:
     dropped: list[dt.date] = field(default_factory=list)
     #: a pool worker died (killed by a signal, the OOM killer): the pool is broken
     worker_died: bool = False
+    #: a failure that stops the whole run (a full disk): no point in starting more days
+    stop: StorageError | None = None
+    tasks: deque[DayTask] = field(init=False)
+    inflight: dict[Future, DayTask] = field(init=False)
+    stopper: Stopper = field(init=False)
 
     def __post_init__(self) -> None:
         self.committer = Committer(self.settings, self.summary, self.runlog)
@@ -76,60 +106,97 @@ class Runner:
         """Load every task of the plan, commit, and record the run."""
         s, summary, c = self.settings, self.summary, self.committer
         t0 = time.monotonic()
-        tasks = deque(self.plan.tasks)
+        self.tasks = deque(self.plan.tasks)
+        self.inflight = {}
         c.pending_fail.extend(self.plan.failed)
         # days finished by an earlier run that could not commit them: commit without fetching
         c.pending.extend(self.plan.recovered)
-        total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in tasks)
-        self.reporter.start(len(tasks), total_bytes)
+        total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in self.tasks)
+        self.reporter.start(len(self.tasks), total_bytes)
         self.runlog.write(summary.to_dict(), state="running")
-        with _signals(handle_signals) as got:
-            c.got = got
-            broken = self._loop(tasks, got)
+        self.stopper = Stopper(self.reporter, lambda: len(self.inflight))
+        with self.stopper.installed(handle_signals):
+            c.got = self.stopper.got
+            broken = self._loop()
             if broken is not None or self.worker_died:
                 # a worker died, maybe mid-write; every worker is gone now and this run holds the data dir
                 partitions.clean_temp(s.parquet_dir)
             summary.seconds = time.monotonic() - t0
-            self._end(got)
+            self._end(self.stopper.got)
 
-    def _loop(self, tasks: deque[DayTask], got: list[int]) -> BrokenProcessPool | None:
+    def _loop(self) -> BrokenProcessPool | None:
         s, c = self.settings, self.committer
         broken: BrokenProcessPool | None = None
         # one day to load (the usual cron refresh) runs inline: no pool to spawn
-        with make_pool(s.replace(workers=max(1, min(s.workers, len(tasks))))) as pool:
-            inflight: dict[Future, DayTask] = {}
-            while tasks or inflight:
-                while tasks and not got and broken is None and len(inflight) < s.workers + 1:
-                    try:
-                        fut = pool.submit(process_day, tasks[0])
-                    except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
-                        broken = exc
-                        break
-                    inflight[fut] = tasks.popleft()
-                if not inflight:
+        with make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks))))) as pool:
+            while self.tasks or self.inflight:
+                broken = broken or self._feed(pool)
+                if not self.inflight:
                     break
-                done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                done, _ = wait(list(self.inflight), timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    self._collect(inflight.pop(fut), fut)
+                    self._collect(self.inflight.pop(fut), fut)
+                if self.stopper.aborting:
+                    self._abort(pool)
+                    break
                 if time.monotonic() - c.last_commit >= COMMIT_EVERY:
                     c.commit(wait_lock=False)
-            if not got and not tasks and broken is None:
-                # idle workers exit while the last days commit
-                pool.begin_shutdown()  # type: ignore[attr-defined]
-                c.commit(wait_lock=False)
-            if got:
-                self.summary.interrupted = got[0]
-                self.summary.not_started = sorted(self.dropped + [t.date for t in tasks])
-            elif tasks:  # the pool broke: what was never started is not loaded either
-                for t in tasks:
-                    c.pending_fail.append(DayFailure(
-                        t.date, t.minute_key, f"not started: a worker process died ({broken})", True,
-                        "rerun the same command; if a worker dies again, lower --workers"))
+            self._wind_down(pool, broken)
         return broken
+
+    def _feed(self, pool: Executor) -> BrokenProcessPool | None:
+        """Submit tasks until ``workers + 1`` are in flight (none once stopping); the pool's break, if it broke."""
+        while (self.tasks and not self.stopper.got and self.stop is None
+               and len(self.inflight) < self.settings.workers + 1):
+            task = self.tasks[0]
+            self.stopper.interrupt_inline = getattr(pool, "inline", False)
+            try:
+                fut = pool.submit(process_day, task)
+            except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
+                return exc
+            except KeyboardInterrupt:  # a second signal while the day ran inline: it is dropped
+                self.dropped.append(self.tasks.popleft().date)
+                return None
+            finally:
+                self.stopper.interrupt_inline = False
+            self.inflight[fut] = self.tasks.popleft()
+        return None
+
+    def _abort(self, pool: Executor) -> None:
+        """A second signal: kill the workers; their days are dropped (the next run loads them)."""
+        pool.abort()  # type: ignore[attr-defined]
+        self.dropped.extend(task.date for task in self.inflight.values())
+        self.inflight.clear()
+        self.worker_died = True  # their temp files are swept before the run ends
+
+    def _wind_down(self, pool: Executor, broken: BrokenProcessPool | None) -> None:
+        c, got = self.committer, self.stopper.got
+        if not got and not self.tasks and broken is None and self.stop is None:
+            # idle workers exit while the last days commit
+            pool.begin_shutdown()  # type: ignore[attr-defined]
+            c.commit(wait_lock=False)
+        if got:
+            self.summary.interrupted = got[0]
+            self.summary.not_started = sorted(self.dropped + [t.date for t in self.tasks])
+        elif self.stop is not None:
+            self.summary.stopped_by, self.summary.stop_code = self.stop.one_line(), self.stop.exit_code
+            self.summary.not_started = sorted(t.date for t in self.tasks)
+        elif self.tasks:  # the pool broke: what was never started is not loaded either
+            for t in self.tasks:
+                c.pending_fail.append(DayFailure(
+                    t.date, t.minute_key, f"not started: a worker process died ({broken})", True,
+                    "rerun the same command; if a worker dies again, lower --workers"))
 
     def _end(self, got: list[int]) -> None:
         summary, c = self.summary, self.committer
-        locked = c.commit(wait_lock=True)
+        try:
+            locked = c.commit(wait_lock=True)
+            summary.warnings.extend(summary.symbol_warnings())
+        except StorageError as exc:  # the journal cannot take the commit (disk full): finished days stay in Parquet
+            self.reporter.close()
+            summary.stopped_by, summary.stop_code = exc.one_line(), exc.exit_code
+            self.runlog.write(summary.to_dict(), state="failed")
+            raise
         self.reporter.close()
         if locked is not None and got:
             # stopping was asked for (maybe while waiting): do not sit on the lock; the
@@ -156,7 +223,7 @@ class Runner:
             return
         if isinstance(exc, BrokenProcessPool):
             self.worker_died = True
-            if self.committer.got:
+            if self.stopper.got:
                 # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
                 # was still starting): the day is dropped, not failed; the next run loads it
                 self.dropped.append(task.date)
@@ -166,8 +233,11 @@ class Runner:
                                        "lower --workers")
         elif isinstance(exc, FlatloadError):
             failure = DayFailure(task.date, exc.key or task.minute_key, exc.message, exc.transient, exc.hint)
-        else:  # a bug, not bad input: keep the type so it can be reported
+            if isinstance(exc, StorageError) and self.stop is None:
+                self.stop = exc
+        else:  # a bug, not bad input: keep the type and the traceback (shown by --verbose) so it can be reported
+            log.debug("loading %s failed", task.date, exc_info=exc)
             failure = DayFailure(task.date, task.minute_key, f"unexpected {type(exc).__name__}: {exc}", False,
-                                 "rerun with --verbose --workers 1 and report it")
+                                 "a bug: report it with the traceback that --verbose shows")
         self.committer.pending_fail.append(failure)
         self.reporter.advance(task.date, 0, 0, failure.line())

@@ -80,9 +80,14 @@ class LoadSummary:
     off_date: int = 0
     seconds: float = 0.0
     interrupted: int | None = None
+    #: why the run stopped taking days before the end (a full disk), and the exit code that says so
+    stopped_by: str | None = None
+    stop_code: int | None = None
     #: lines of an input file (pairs) that could not be used, "file:line: reason"
     bad_input: list[str] = field(default_factory=list)
     pairs_without_data: list[tuple[str, dt.date]] = field(default_factory=list)
+    #: scope symbols with no row on any day committed so far, with the symbols that differ only in case
+    unmatched: dict[str, set[str]] | None = None
 
     def record_done(self, result: DayResult) -> None:
         """Count a committed day."""
@@ -93,6 +98,19 @@ class LoadSummary:
         self.nbytes += result.nbytes
         self.rejected += result.rejected
         self.off_date += result.off_date
+        if self.unmatched is None:
+            self.unmatched = {sym: set(alts) for sym, alts in result.unmatched.items()}
+        else:
+            self.unmatched = {sym: alts | set(result.unmatched[sym]) for sym, alts in self.unmatched.items()
+                              if sym in result.unmatched}
+
+    def symbol_warnings(self) -> list[str]:
+        """One line per requested symbol that matched nothing in the days loaded, with a case hint."""
+        out = []
+        for sym, alts in sorted((self.unmatched or {}).items()):
+            hint = f" (did you mean {' or '.join(sorted(alts))}? tickers are case-sensitive)" if alts else ""
+            out.append(f"symbol {sym} matched nothing in the {len(self.done)} session(s) loaded{hint}")
+        return out
 
     @property
     def outcome(self) -> str:
@@ -108,6 +126,8 @@ class LoadSummary:
         """0 all loaded, 1 partial, 128 + signal when interrupted."""
         if self.interrupted:
             return 128 + self.interrupted
+        if self.stop_code is not None:
+            return self.stop_code
         return EXIT_PARTIAL if self.failed or self.bad_input else EXIT_OK
 
     def counts(self) -> dict[str, int]:
@@ -124,7 +144,7 @@ class LoadSummary:
                 "not_started": [d.isoformat() for d in self.not_started],
                 "journal_rows": self.symbols, "bytes": self.nbytes, "rejected_rows": self.rejected,
                 "off_date_rows": self.off_date, "seconds": round(self.seconds, 3),
-                "warnings": self.warnings, "interrupted_by_signal": self.interrupted,
+                "warnings": self.warnings, "interrupted_by_signal": self.interrupted, "stopped_by": self.stopped_by,
                 "bad_input": self.bad_input,
                 "pairs_without_data": [{"symbol": s, "date": d.isoformat()} for s, d in self.pairs_without_data]}
 
@@ -142,6 +162,9 @@ class LoadSummary:
         out.extend(f"failed {f.date}: {f.line()}" for f in sorted(self.failed, key=lambda f: f.date))
         out.extend(f"bad input {line}" for line in self.bad_input)
         out.extend(f"no data: {sym} on {d}" for sym, d in self.pairs_without_data)
+        if self.stopped_by:
+            out.append(f"stopped: {self.stopped_by}; {len(self.not_started)} day(s) not started; "
+                       "fix that and rerun the same command to resume")
         if self.interrupted:
             out.append(f"interrupted by signal {self.interrupted}: {len(self.not_started)} day(s) not started; "
                        "rerun the same command to resume")

@@ -1,4 +1,4 @@
-"""The DuckDB journal: schema from sql/, per-day upserts with their ledger, runs.
+"""The DuckDB journal's writes and reads: per-day upserts with their ledger, day status, runs.
 
 Only the parent process writes here, one short connection per batch of finished
 days, so an analyst can open the file between batches. A day's journal rows,
@@ -8,104 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import glob as globmod
-import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterable
 
 import duckdb
 import polars as pl
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from ..errors import JournalLocked
-from .ledger import LedgerEntry, scope_covers, scope_text  # noqa: F401 - re-exported
 from ..datasets.stocks import JOURNAL_COLUMNS
+from .db import transaction
+from .ledger import LedgerEntry
 
 _VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
-# "... Conflicting lock is held in /usr/bin/python3 (PID 1234). See also ..." (a read-only holder
-# adds "However, you would be able to open this database in read-only mode ..." before "See also")
-_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
-
-
-def sql_dir() -> Path:
-    """sql/ inside an installed wheel, else the source checkout's top-level sql/."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "sql", here.parent / "sql"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("flatload's sql/ directory is missing from the installation")
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
-
-
-def lock_holder(message: str) -> str:
-    """'/usr/bin/python3 (PID 1234)' out of DuckDB's lock error, or a generic phrase."""
-    m = _HOLDER.search(message)
-    if not m:
-        return "another process"
-    return f"{m.group(1)} (PID {m.group(2)})" if m.group(2) else m.group(1)
-
-
-def connect(path: Path, lock_timeout: float = 0.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting with backoff up to ``lock_timeout`` s while another process holds it."""
-    path = Path(path)
-    if read_only and not path.exists():
-        raise FileNotFoundError(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    backoff = wait_exponential(multiplier=0.1, max=5)
-
-    def wait(state) -> float:  # never sleep past the deadline: the last try is at lock_timeout, not after it
-        return max(0.0, min(backoff(state), lock_timeout - state.seconds_since_start))
-
-    try:
-        for attempt in Retrying(retry=retry_if_exception(_is_lock_error), stop=stop_after_delay(lock_timeout),
-                                wait=wait, reraise=True):
-            with attempt:
-                return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if not _is_lock_error(exc):
-            raise
-        raise JournalLocked(f"the journal is held by {lock_holder(str(exc))}", key=str(path),
-                            hint="close that DuckDB session (or pass a longer --lock-timeout) and rerun; "
-                                 "finished Parquet partitions are kept") from None
-    raise AssertionError("unreachable")
-
-
-_PARQUET_GLOB = re.compile(r"read_parquet\('([^']+)'")
-
-
-def apply_schema(con: duckdb.DuckDBPyConnection, parquet_root: Path, asset: str) -> None:
-    """Run every statement of sql/*.sql in file order (each is idempotent).
-
-    A view over a Parquet glob that matches nothing fails to bind, so such a view
-    is created by the first run that has written its files.
-    """
-    root = Path(parquet_root).resolve().as_posix().replace("'", "''")
-    for path in sorted(sql_dir().glob("*.sql")):
-        text = path.read_text().replace("{parquet_root}", root).replace("{asset}", asset)
-        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
-            body = "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--")).strip()
-            if not body:
-                continue
-            pattern = _PARQUET_GLOB.search(body)
-            if pattern and next(globmod.iglob(pattern.group(1)), None) is None:
-                continue
-            con.execute(body)
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN … COMMIT, rolled back on any exception."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _now() -> dt.datetime:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import AlreadyRunning
+from .fs import storage_error
 
 LOCK_NAME = ".flatload.lock"
 
@@ -40,8 +41,11 @@ def is_locked(data_dir: Path) -> bool:
 def run_lock(data_dir: Path, command: str) -> Iterator[None]:
     """Hold the data directory for this run, or raise AlreadyRunning at once, touching nothing."""
     path = Path(data_dir) / LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
+    except OSError as exc:
+        raise (storage_error(exc, data_dir, "take the data directory's lock") or exc) from None
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

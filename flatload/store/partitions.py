@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
+from .fs import storage_error
+
 MINUTE_BARS = "minute_aggs"
 DAY_BARS = "day_aggs"
 METRICS = "metrics"
@@ -41,16 +43,19 @@ def _fsync_dir(path: Path) -> None:
 def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 2,
                  metadata: dict[str, str] | None = None) -> int:
     """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(tmp, compression="zstd", compression_level=compression_level, statistics=True,
                            metadata=metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        mapped = storage_error(exc, path, "write a partition") if isinstance(exc, Exception) else None
+        if mapped is not None:
+            raise mapped from None
         raise
     # the rename itself must survive a power cut before the journal says "loaded"
     _fsync_dir(path.parent)

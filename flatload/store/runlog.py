@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from pathlib import Path
 
+log = logging.getLogger("flatload")
 
 
 class RunLog:
@@ -22,8 +24,12 @@ class RunLog:
         body = {**self.header, **summary, "state": state,
                 "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(body, indent=2, default=str))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(body, indent=2, default=str))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk must not end the run: the journal keeps the record
+            tmp.unlink(missing_ok=True)
+            log.warning("cannot update %s: %s", self.path, exc.strerror or exc)
 
 
 def read_runs(runs_dir: Path, limit: int = 10) -> list[dict]:

@@ -41,6 +41,8 @@ class DayResult:
     rows: int = 0
     nbytes: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: symbols of the scope with no row this day, each with the symbols that differ from it only in case
+    unmatched: dict[str, list[str]] = field(default_factory=dict)
 
     def scoped(self, scope: frozenset[str] | None) -> "DayResult":
         """This result limited to the symbols in ``scope`` (None: all), ledger scope set to match."""
@@ -50,7 +52,7 @@ class DayResult:
         text = scope_text(scope)
         return DayResult(self.date, self.metrics.filter(pl.col("symbol").is_in(wanted)), self.source,
                          [dataclasses.replace(e, scope=text) for e in self.ledger], self.rejects, self.rows,
-                         self.nbytes, self.warnings)
+                         self.nbytes, self.warnings, _unmatched(scope, self.metrics["symbol"]))
 
     @property
     def rejected(self) -> int:
@@ -81,6 +83,17 @@ class DayResult:
                   for e in record["ledger"]]
         rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
         return cls(d, metrics, "flatfile", ledger, rejects, record["rows"], 0, record["warnings"])
+
+
+def _unmatched(scope: frozenset[str], present: pl.Series) -> dict[str, list[str]]:
+    """Scope symbols absent from ``present``, each with the present symbols equal to it but for case."""
+    missing = scope.difference(present.to_list())
+    if not missing:
+        return {}
+    by_lower: dict[str, list[str]] = {}
+    for sym in present.filter(present.str.to_lowercase().is_in(sorted(s.lower() for s in missing))).to_list():
+        by_lower.setdefault(sym.lower(), []).append(sym)
+    return {sym: sorted(by_lower.get(sym.lower(), [])) for sym in missing}
 
 
 @dataclass

@@ -79,12 +79,43 @@ def _header(data: bytes, key: str) -> list[str]:
         raise CorruptFile("empty object (0 bytes)", key=key, hint="the vendor may still be writing it; rerun later")
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-            line = fh.readline()
+            line = fh.readline(64 * 1024)
     except (OSError, EOFError, zlib.error) as exc:
         raise _corrupt(data, key, exc) from None
     if not line.strip():
         raise CorruptFile("no CSV header", key=key, hint="the file is empty inside the gzip; rerun later")
-    return [c.strip() for c in line.decode("utf-8", "replace").strip().split(",")]
+    problem = _not_csv(line)
+    if problem is not None:
+        raise CorruptFile(problem, key=key, hint="not a flat file the vendor ships; report it and skip this day")
+    text = line.decode("utf-8", "replace").strip()
+    delimiter = _foreign_delimiter(text)
+    if delimiter is not None:
+        raise SchemaError(f"wrong delimiter: the header is separated by {delimiter!r}, not ','", key=key,
+                          hint="not the vendor's format; report it and skip this day")
+    return [c.strip() for c in text.split(",")]
+
+
+#: bytes of text: printable ASCII, tab, CR/LF, and anything from UTF-8 multi-byte sequences
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n" + bytes(range(0x80, 0x100))
+
+
+def _not_csv(line: bytes) -> str | None:
+    """Why the first line is not CSV text (binary content inside the gzip), or None."""
+    sample = line[:4096]
+    binary = len(sample.translate(None, _TEXT_BYTES))
+    if b"\0" in sample or binary > len(sample) * 0.05:
+        return f"not CSV text: the gzip holds binary data (it starts with {bytes(sample[:12])!r})"
+    return None
+
+
+def _foreign_delimiter(header: str) -> str | None:
+    """The separator of a header that is not comma-separated but splits on ';', tab or '|' into columns."""
+    if "," in header:
+        return None
+    for sep in (";", "\t", "|"):
+        if len(header.split(sep)) >= 3:
+            return sep
+    return None
 
 
 def read_csv_gz(data: bytes, key: str, bounds: SessionBounds) -> Parsed:
@@ -95,6 +126,10 @@ def read_csv_gz(data: bytes, key: str, bounds: SessionBounds) -> Parsed:
     """
     header = _header(data, key)
     missing = [c for c in CSV_COLUMNS if c not in header]
+    if len(missing) == len(CSV_COLUMNS):
+        found = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
+        raise SchemaError(f"not a flat file: the header names none of the expected columns (found: {found[:200]})",
+                          key=key, hint="not the vendor's format; report it and skip this day")
     if missing:
         raise SchemaError(f"required column {', '.join(missing)} missing from the header", key=key,
                           hint="the vendor changed the format; report it and skip this day")

@@ -1,0 +1,52 @@
+"""Read-only SQL on a store, with its views pointed at the store itself (``flatload sql``).
+
+An analyst's read and a load's commit cannot hold the DuckDB file at the same time:
+DuckDB lets one process write or many read. A load opens the file only for a moment
+per commit batch, so a read-only connection that waits and retries for a few seconds
+always gets in; one that fails at once ("Conflicting lock") only hit a commit.
+"""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ..errors import ConfigError, QueryError
+from ..settings import Settings
+from ..store import db, fs
+
+
+def _journal(settings: Settings) -> Path:
+    fs.require_store(settings.data_dir)
+    if not settings.journal_path.exists():
+        raise ConfigError("no journal in this data directory yet", key=str(settings.data_dir),
+                          hint="run flatload load first")
+    return settings.journal_path
+
+
+def query(sql: str, settings: Settings, params: Sequence[object] | None = None) -> pl.DataFrame:
+    """Run ``sql`` read-only against the store of ``settings``; waits up to ``lock_timeout`` for a commit."""
+    con = db.connect(_journal(settings), settings.lock_timeout, read_only=True)
+    try:
+        return pl.from_arrow(con.sql(sql, params=list(params or [])).to_arrow_table())  # type: ignore[return-value]
+    except duckdb.Error as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise QueryError(text, hint="check the query; `flatload sql \"SHOW TABLES\"` lists what there is") from None
+    finally:
+        con.close()
+
+
+def shell_command(settings: Settings) -> list[str]:
+    """The ``duckdb`` CLI command that opens the store read-only with its views pointed at it."""
+    exe = shutil.which("duckdb")
+    if exe is None:
+        raise ConfigError("no SQL given and no duckdb command on PATH",
+                          hint="pass a query (flatload sql \"SELECT ...\"), or pip install duckdb-cli")
+    path = _journal(settings)
+    # wait out a commit in progress, so the CLI does not open into "Conflicting lock"
+    db.connect(path, settings.lock_timeout, read_only=True).close()
+    root = settings.data_dir.resolve().as_posix().replace("'", "''")
+    return [exe, "-readonly", "-cmd", f"SET VARIABLE {db.ROOT_VARIABLE} = '{root}'", str(path)]
