@@ -15,10 +15,10 @@ import duckdb
 import polars as pl
 
 from . import calendar, sample
-from .errors import ConfigError
 from .engine.api import run_days
 from .engine.progress import Reporter
 from .engine.summary import LoadSummary
+from .errors import ConfigError
 from .fetch.s3 import make_client
 from .settings import Settings
 
@@ -75,7 +75,7 @@ def run_demo(data_dir: Path, workers: int = 2, n_tickers: int = 60, reporter: Re
     con = duckdb.connect(str(settings.journal_path), read_only=True)
     try:
         with pl.Config(tbl_cols=-1, tbl_rows=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
-                       tbl_hide_column_data_types=True):
+                       tbl_hide_column_data_types=True, fmt_float="full"):
             table = str(con.sql(EXAMPLE_QUERY).pl())
     finally:
         con.close()

@@ -50,9 +50,11 @@ class Settings:
     profile: str | None = None
     #: a local directory laid out like the bucket; when set, S3 is not used
     mirror: Path | None = None
-    asset: str = "us_stocks_sip"
     workers: int = field(default_factory=default_workers)
+    #: the journal's (and REST's) symbols; None: all
     symbols: frozenset[str] | None = None
+    #: options rows kept at parse time, by underlying; None: all
+    underlyings: frozenset[str] | None = None
     force: bool = False
     dry_run: bool = False
     rest_url: str = DEFAULT_REST_URL
@@ -150,6 +152,7 @@ _ENV: list[tuple[str, str, object]] = [
     ("mirror", "FLATLOAD_MIRROR", Path),
     ("workers", "FLATLOAD_WORKERS", _int),
     ("symbols", "FLATLOAD_SYMBOLS", parse_symbols),
+    ("underlyings", "FLATLOAD_UNDERLYINGS", parse_symbols),
     ("rest_url", "FLATLOAD_REST_URL", str),
     ("rest_rpm", "FLATLOAD_REST_RPM", _int),
     ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS journal (
     close_price DOUBLE,
     ah_high     DOUBLE,            -- max(high), bars starting close <= t < close + 4h
     ah_low      DOUBLE,
-    day_volume  BIGINT,
+    day_volume  DOUBLE,            -- exact: fractional shares trade since 2026-02-23
     source      VARCHAR NOT NULL,  -- 'flatfile' | 'rest'
     loaded_at   TIMESTAMP NOT NULL, -- UTC; unchanged when a reload finds the same values
     PRIMARY KEY (symbol, trade_date)
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS journal (
 -- ETag and scope are already loaded. The vendor regenerates files in place.
 CREATE TABLE IF NOT EXISTS ledger (
     key           VARCHAR PRIMARY KEY,
-    dataset       VARCHAR NOT NULL,
+    dataset       VARCHAR NOT NULL,  -- the registry name, e.g. 'stocks/minute_aggs'
     trade_date    DATE    NOT NULL,
     etag          VARCHAR,
     size          BIGINT,
@@ -34,20 +34,22 @@ CREATE TABLE IF NOT EXISTS ledger (
     off_date      BIGINT,
     status        VARCHAR NOT NULL,  -- 'loaded' | 'failed' | 'missing'
     error         VARCHAR,
-    scope         VARCHAR NOT NULL,  -- '*' or the comma-joined symbols loaded
+    scope         VARCHAR NOT NULL,  -- '*', or the comma-joined symbols (or option underlyings) loaded
     run_id        VARCHAR,
     updated_at    TIMESTAMP NOT NULL
 );
 
--- Where each session stands: the source of its rows, or why it failed.
+-- Where each day of each dataset stands: the source of its rows, or why it failed or looks incomplete.
 CREATE TABLE IF NOT EXISTS day_status (
-    trade_date  DATE PRIMARY KEY,
-    status      VARCHAR NOT NULL,  -- 'flatfile' | 'rest' | 'failed'
-    detail      VARCHAR,
-    symbols     BIGINT,
+    dataset     VARCHAR NOT NULL,  -- the registry name, e.g. 'stocks/minute_aggs'
+    trade_date  DATE    NOT NULL,
+    status      VARCHAR NOT NULL,  -- 'flatfile' | 'rest' | 'suspect' (loaded, looks incomplete) | 'failed'
+    detail      VARCHAR,           -- why it failed or is suspect
+    symbols     BIGINT,            -- stocks: journal rows written that day
     scope       VARCHAR NOT NULL,
     run_id      VARCHAR,
-    updated_at  TIMESTAMP NOT NULL
+    updated_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (dataset, trade_date)
 );
 
 -- Rows refused by validation, with the reason; replaced with each reload of the key.
@@ -65,7 +67,7 @@ CREATE TABLE IF NOT EXISTS runs (
     arguments    VARCHAR,           -- JSON
     started_at   TIMESTAMP NOT NULL,
     finished_at  TIMESTAMP,
-    outcome      VARCHAR NOT NULL,  -- 'running' | 'ok' | 'partial' | 'failed' | 'interrupted'
+    outcome      VARCHAR NOT NULL,  -- 'running' | 'ok' | 'partial' | 'failed' | 'interrupted' | 'killed'
     days_planned INTEGER,
     days_done    INTEGER,
     days_failed  INTEGER,
@@ -73,4 +75,10 @@ CREATE TABLE IF NOT EXISTS runs (
     rows         BIGINT,
     errors       VARCHAR,           -- JSON list of {date, key, error}
     pid          INTEGER
+);
+
+-- The store's own bookkeeping: schema_version (migrations run once, in order).
+CREATE TABLE IF NOT EXISTS flatload_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
 );

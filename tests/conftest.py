@@ -6,25 +6,16 @@ package's own generator, never from vendor data.
 """
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from flatload import sample
 from flatload.settings import Settings
-
-# Fixed test sessions: both sides of the 2024 DST switches, two early closes, and a holiday.
-DST_SPRING = [dt.date(2024, 3, 8), dt.date(2024, 3, 11)]  # EST Friday, EDT Monday
-DST_FALL = [dt.date(2024, 11, 1), dt.date(2024, 11, 4)]  # EDT Friday, EST Monday
-EARLY_CLOSES = [dt.date(2024, 7, 3), dt.date(2024, 11, 29)]
-HOLIDAY = dt.date(2024, 11, 28)  # Thanksgiving: no file
+from tests.helpers.store import s3_client
 
 _bucket_ids = itertools.count()
 
@@ -55,12 +46,6 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def s3_client(endpoint: str):
-    """A plain boto3 client for arranging test data."""
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        config=Config(signature_version="s3v4"))
-
-
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
     """A fresh, empty bucket for one test."""
@@ -76,32 +61,3 @@ def settings(tmp_path: Path, s3_endpoint: str, bucket: str) -> Settings:
                     use_rest=False, lock_timeout=2.0, s3_max_attempts=2)
 
 
-def upload_days(endpoint: str, bucket: str, days: list[dt.date], n_tickers: int = 30, seed: int = 0) -> dict[str, bytes]:
-    """Generate and upload sample files for ``days``; returns ``{key: bytes}``."""
-    files = sample.generate(days, n_tickers=n_tickers, seed=seed)
-    sample.upload(s3_client(endpoint), bucket, files)
-    return files
-
-
-def journal_rows(settings: Settings, where: str = "TRUE") -> list[tuple]:
-    """The journal (without loaded_at), ordered, through a fresh read-only connection."""
-    import duckdb
-
-    con = duckdb.connect(str(settings.journal_path), read_only=True)
-    try:
-        return con.execute(
-            "SELECT symbol, trade_date, pre_high, pre_low, open_price, hod, lod, close_price, ah_high, ah_low, "
-            f"day_volume, source FROM journal WHERE {where} ORDER BY trade_date, symbol").fetchall()
-    finally:
-        con.close()
-
-
-def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    """Run one query against the journal file, read-only."""
-    import duckdb
-
-    con = duckdb.connect(str(settings.journal_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()

@@ -6,11 +6,7 @@ import datetime as dt
 import pytest
 
 from flatload import calendar
-
-try:
-    from tests.conftest import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY
-except ImportError:  # pragma: no cover - tests/ not a package
-    from conftest import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY  # type: ignore[no-redef]
+from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY
 
 UTC = dt.timezone.utc
 HOUR = 3_600 * 10**9

@@ -13,20 +13,17 @@ import pytest
 from click.testing import CliRunner
 
 from flatload.cli import cli
-
-try:
-    from tests import oracle
-    from tests.conftest import DST_SPRING, journal_rows, query, s3_client, upload_days
-except ImportError:  # pragma: no cover - tests/ not a package
-    import oracle  # type: ignore[no-redef]
-    from conftest import DST_SPRING, journal_rows, query, s3_client, upload_days  # type: ignore[no-redef]
+from tests.helpers import oracle
+from tests.helpers.days import DST_SPRING
+from tests.helpers.store import journal_rows, query, s3_client, upload_days
 
 N = 12
 D1, D2 = DST_SPRING
 START, END = f"--start={D1}", f"--end={D2}"
-MISSING_HINT_NO_REST = "rerun after the vendor publishes it (about 11:00 ET the next day), or drop --no-rest"
-MISSING_HINT_REST = ("set MASSIVE_API_KEY to fill it from REST, or rerun after the vendor publishes it "
-                     "(about 11:00 ET the next day)")
+#: an old day: no "rerun after the vendor publishes it", which only fits the latest sessions
+GAP_AT_VENDOR = "the vendor has no file for this day; `flatload datasets --remote` shows what the bucket holds"
+MISSING_HINT_NO_REST = f"drop --no-rest to fill it from REST, or {GAP_AT_VENDOR}"
+MISSING_HINT_REST = f"set MASSIVE_API_KEY to fill it from REST, or {GAP_AT_VENDOR}"
 #: no FLATLOAD_* or API key variable of the caller's shell may steer these runs
 CLEAN_ENV = {k: None for k in os.environ if k.startswith("FLATLOAD_")} | {"MASSIVE_API_KEY": None,
                                                                           "POLYGON_API_KEY": None}
@@ -144,7 +141,7 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path, s3_endpoint, bucket):
     result = run("load", START, END, "--dry-run", *src(s3_endpoint, bucket, data))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "2 session(s): 2 to load, 0 already loaded, 0 cannot load",
+        "2 day(s): 2 to load, 0 already loaded, 0 cannot load",
         *_plan_fetch_lines(files, DST_SPRING),
     ]
     assert not list(data.rglob("*.parquet")) and not (data / "runs").exists()
@@ -159,16 +156,16 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path, s3_endpoint, bucket):
     result = run("load", START, END, "--dry-run", *src(s3_endpoint, bucket, data))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "2 session(s): 0 to load, 2 already loaded, 0 cannot load",
+        "2 day(s): 0 to load, 2 already loaded, 0 cannot load",
         f"skip    {D1} (already loaded, same ETag)",
         f"skip    {D2} (already loaded, same ETag)",
     ]
     forced = run("load", START, END, "--dry-run", "--force", *src(s3_endpoint, bucket, data))
     assert forced.exit_code == 0
-    root = (data / "parquet" / "us_stocks_sip").as_posix()
+    root = (data / "parquet" / "stocks").as_posix()
     replace = [f"replace {root}/{ds}/date={d}/part-0.parquet" for d in DST_SPRING
                for ds in ("minute_aggs", "metrics")]
-    assert forced.stdout.splitlines()[0] == "2 session(s): 2 to load, 0 already loaded, 0 cannot load"
+    assert forced.stdout.splitlines()[0] == "2 day(s): 2 to load, 0 already loaded, 0 cannot load"
     assert forced.stdout.splitlines()[1:5] == _plan_fetch_lines(files, DST_SPRING)
     assert set(replace) <= set(forced.stdout.splitlines()[5:])
     assert {p: p.read_bytes() for p in data.rglob("*.parquet")} == parquet_before

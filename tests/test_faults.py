@@ -9,162 +9,43 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
-import os
 import re
-import socket
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from flatload import calendar, sample
-from flatload.store import partitions as parquet
 from flatload.cli import cli
-from flatload.store.lock import read_holder
 from flatload.engine.api import load
-from flatload.datasets import DAY, MINUTE, object_key
-from flatload.settings import Settings
-from flatload.engine.summary import DayFailure
+from flatload.store import partitions as parquet
+from flatload.store.lock import read_holder
+from tests.helpers.faults import (
+    HOLD_DUCKDB,
+    HOLD_RUN_LOCK,
+    by_date,
+    cli_load,
+    closed_port,
+    crc_only_corruption,
+    csv_gz,
+    csv_lines,
+    duckdb_holder_name,
+    files_for,
+    flipped_mid_stream,
+    holder,
+    journal_value,
+    parquet_files,
+    pre_market,
+    put,
+)
+from tests.helpers.s3_proxy import Fault, S3FaultProxy
+from tests.helpers.store import dkey, journal_rows, mkey, query
 
-try:  # works whether or not tests/ is a package
-    from tests.conftest import journal_rows, query, s3_client
-    from tests.fakes.s3_proxy import Fault, S3FaultProxy
-except ImportError:  # pragma: no cover
-    from conftest import journal_rows, query, s3_client
-    from fakes.s3_proxy import Fault, S3FaultProxy
-
-ASSET = "us_stocks_sip"
 HEADER = "ticker,volume,open,close,high,low,window_start,transactions"
 WEEK = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6), dt.date(2024, 3, 7), dt.date(2024, 3, 8),
         dt.date(2024, 3, 11)]
 NS_MIN = 60 * 10**9
-
-
-# ---- helpers --------------------------------------------------------------------------------
-
-def mkey(d: dt.date) -> str:
-    return object_key(ASSET, MINUTE, d)
-
-
-def dkey(d: dt.date) -> str:
-    return object_key(ASSET, DAY, d)
-
-
-def files_for(days: list[dt.date]) -> dict[str, bytes]:
-    """Small, valid sample files (10 tickers) for ``days``."""
-    return sample.generate(days, n_tickers=10)
-
-
-def put(endpoint: str, bucket: str, files: dict[str, bytes]) -> None:
-    client = s3_client(endpoint)
-    for key, data in files.items():
-        client.put_object(Bucket=bucket, Key=key, Body=data)
-
-
-def csv_gz(lines: list[str]) -> bytes:
-    return gzip.compress(("\n".join(lines) + "\n").encode())
-
-
-def csv_lines(frame: pl.DataFrame) -> list[str]:
-    """The frame as the vendor's CSV lines, header first."""
-    return frame.select(sample.CSV_COLUMNS).write_csv().rstrip("\n").split("\n")
-
-
-def by_date(failures: list[DayFailure]) -> dict[dt.date, DayFailure]:
-    return {f.date: f for f in failures}
-
-
-def pre_market(frame: pl.DataFrame, ticker: str, d: dt.date) -> tuple[float, float]:
-    """(max high, min low) of ``ticker``'s pre-market bars: what the journal must hold."""
-    b = calendar.session_bounds(d)
-    ws = pl.col("window_start")
-    pre = frame.filter((pl.col("ticker") == ticker) & (ws >= b.pre_start) & (ws < b.open))
-    assert pre.height > 0
-    return pre["high"].max(), pre["low"].min()
-
-
-def journal_value(settings: Settings, column: str, symbol: str, d: dt.date):
-    rows = query(settings, f"SELECT {column} FROM journal WHERE symbol = ? AND trade_date = ?", [symbol, d])
-    assert len(rows) == 1, rows
-    return rows[0][0]
-
-
-def parquet_files(settings: Settings) -> list[str]:
-    root = settings.parquet_dir
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet")) if root.exists() else []
-
-
-def crc_only_corruption(good: bytes) -> bytes:
-    """Change one price deep in the file, keep a valid deflate stream and the ORIGINAL CRC-32/size.
-
-    Only the gzip trailer check can tell: a reader that skips it loads a wrong price.
-    """
-    text = gzip.decompress(good)
-    at = text.rindex(b".", 0, int(len(text) * 0.9)) + 1  # a decimal digit about 90% in
-    digit = text[at:at + 1]
-    bad_text = text[:at] + (b"1" if digit != b"1" else b"2") + text[at + 1:]
-    body = gzip.compress(bad_text)[:-8]
-    return body + good[-8:]  # the trailer of the good file: CRC-32 and ISIZE no longer match
-
-
-def flipped_mid_stream(good: bytes) -> bytes:
-    """Flip four bytes in the middle of the deflate stream."""
-    data = bytearray(good)
-    mid = len(data) // 2
-    for i in range(mid, mid + 4):
-        data[i] ^= 0x5A
-    return bytes(data)
-
-
-@contextmanager
-def holder(code: str, *args: str) -> Iterator[subprocess.Popen]:
-    """A second Python process that takes a lock, prints 'ready' and sleeps until killed."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if line.strip() != "ready":
-            proc.kill()
-            raise AssertionError(f"lock holder did not start: {line!r} {proc.stderr.read()}")  # type: ignore[union-attr]
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-HOLD_DUCKDB = ("import duckdb, sys, time\n"
-               "con = duckdb.connect(sys.argv[1])\n"
-               "print('ready', flush=True)\n"
-               "time.sleep(120)\n")
-HOLD_RUN_LOCK = ("import sys, time\n"
-                 "from pathlib import Path\n"
-                 "from flatload.store.lock import run_lock\n"
-                 "cm = run_lock(Path(sys.argv[1]), 'load')\n"
-                 "cm.__enter__()\n"
-                 "print('ready', flush=True)\n"
-                 "time.sleep(120)\n")
-
-
-def duckdb_holder_name(pid: int) -> str:
-    """How DuckDB names a holder process in its lock error."""
-    return f"{os.readlink(f'/proc/{pid}/exe')} (PID {pid})"
-
-
-def cli_load(start: dt.date, end: dt.date, settings: Settings, *extra: str):
-    args = ["load", "--start", start.isoformat(), "--end", end.isoformat(), "--endpoint-url", settings.endpoint_url,
-            "--bucket", settings.bucket, "--data-dir", str(settings.data_dir), "--workers", "1", "--no-rest",
-            "--quiet", *extra]
-    return CliRunner().invoke(cli, args)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- 1. broken gzip objects --------------------------------------------------------------------
@@ -179,13 +60,16 @@ def test_broken_gzip_objects_fail_their_day_and_load_once_replaced(s3_endpoint, 
         dkey(d2): crc_only_corruption(good[dkey(d2)]),  # deep change only the CRC-32 catches
         mkey(d3): flipped_mid_stream(good[mkey(d3)]),  # garbage in the middle of the deflate stream
         mkey(d4): b"",  # 0-byte object
-        mkey(d5): header_only,  # no rows: loads empty, not a failure
+        mkey(d5): header_only,  # no rows: loaded, but flagged suspect (no market day is empty)
     })
 
     summary = load(d1, d6, settings)
 
     assert sorted(summary.done) == [d5, d6]
     assert summary.exit_code == 1
+    [suspect] = summary.suspect
+    assert (suspect.date, suspect.key, suspect.message, suspect.datasets) == (
+        d5, mkey(d5), "the file holds a header and no rows", ("stocks/minute_aggs",))
     failed = by_date(summary.failed)
     assert sorted(failed) == [d1, d2, d3, d4]
     assert (failed[d1].key, failed[d1].message) == (mkey(d1), "truncated gzip (the file ends before the gzip stream does)")
@@ -197,8 +81,8 @@ def test_broken_gzip_objects_fail_their_day_and_load_once_replaced(s3_endpoint, 
         assert not f.transient
         assert "\n" not in f.line() and f.line().startswith(f"{f.key}: ")
     # the failures are recorded; nothing of theirs reached the journal or the Parquet store
-    status = dict(query(settings, "SELECT trade_date, status FROM day_status"))
-    assert status == {d1: "failed", d2: "failed", d3: "failed", d4: "failed", d5: "flatfile", d6: "flatfile"}
+    status = dict(query(settings, "SELECT trade_date, status FROM day_status WHERE dataset = 'stocks/minute_aggs'"))
+    assert status == {d1: "failed", d2: "failed", d3: "failed", d4: "failed", d5: "suspect", d6: "flatfile"}
     assert journal_rows(settings, f"trade_date < DATE '{d5}'") == []
     assert not any(f"date={d}" in p for p in parquet_files(settings) for d in (d1, d2, d3, d4))
     # the header-only minute file: the day's rows come from the day file, extended hours stay NULL
@@ -207,13 +91,16 @@ def test_broken_gzip_objects_fail_their_day_and_load_once_replaced(s3_endpoint, 
     assert sorted(r[0] for r in d5_rows) == sorted(day_tickers)
     assert all(r[2] is None and r[3] is None and r[8] is None for r in d5_rows)
 
-    # the vendor regenerates the broken objects: a rerun WITHOUT --force loads exactly those days
+    # the vendor regenerates the broken objects: a rerun WITHOUT --force loads exactly those days, and
+    # the suspect day again (same ETag: still suspect, still exit 1)
     put(s3_endpoint, bucket, {k: good[k] for k in (mkey(d1), dkey(d2), mkey(d3), mkey(d4))})
     again = cli_load(d1, d6, settings)
-    assert again.exit_code == 0, again.output
-    assert again.stdout.startswith("load: 4 day(s) loaded, 2 skipped, 0 failed;"), again.output
-    status = dict(query(settings, "SELECT trade_date, status FROM day_status"))
-    assert set(status.values()) == {"flatfile"} and len(status) == 6
+    assert again.exit_code == 1, again.output
+    assert again.stdout.startswith("load: 5 day(s) loaded, 1 skipped, 0 failed, 1 suspect;"), again.output
+    assert again.stderr == (f"suspect {d5}: {mkey(d5)}: the file holds a header and no rows (kept and flagged; "
+                            "the next run loads it again, or report it if it persists)\n")
+    status = dict(query(settings, "SELECT trade_date, status FROM day_status WHERE dataset = 'stocks/minute_aggs'"))
+    assert status == {d: "flatfile" for d in WEEK} | {d5: "suspect"}
 
     # the header-only file is replaced by a full one: its ETag changed, so it reloads
     put(s3_endpoint, bucket, {mkey(d5): good[mkey(d5)]})
@@ -262,7 +149,7 @@ def test_bad_rows_are_rejected_counted_stored_and_excluded(s3_endpoint, bucket, 
     assert journal_value(settings, "pre_high", "AAPL", d) == high
     assert journal_value(settings, "pre_low", "AAPL", d) == low
     assert query(settings, "SELECT count(*) FROM journal WHERE symbol = 'ZZZZ'") == [(0,)]
-    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, ASSET, parquet.MINUTE_BARS, d))
+    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, "stocks/minute_aggs", d))
     assert stored.height == day.minute.height
 
 
@@ -329,7 +216,7 @@ def test_extra_column_warns_and_missing_column_fails_the_day(s3_endpoint, bucket
     [failure] = summary.failed
     assert (failure.date, failure.key, failure.transient) == (d2, dkey(d2), False)
     assert failure.message == "required column volume missing from the header"
-    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, ASSET, parquet.MINUTE_BARS, d1))
+    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, "stocks/minute_aggs", d1))
     assert stored.columns == sample.CSV_COLUMNS and stored.height == minute1.height
     assert journal_value(settings, "pre_high", "AAPL", d1) == pre_market(minute1, "AAPL", d1)[0]
 
@@ -382,7 +269,8 @@ def test_persistent_s3_fault_fails_the_day_after_the_configured_attempts(s3_endp
     [failure] = summary.failed
     assert (failure.date, failure.key, failure.message, failure.transient) == (d1, dkey(d1), message, True)
     assert "\n" not in failure.line()
-    assert query(settings, "SELECT status FROM day_status WHERE trade_date = ?", [d1]) == [("failed",)]
+    assert query(settings, "SELECT dataset, status FROM day_status WHERE trade_date = ? ORDER BY 1", [d1]) == [
+        ("stocks/day_aggs", "failed"), ("stocks/minute_aggs", "failed")]
 
 
 def test_unreachable_endpoint_fails_fast_with_one_line_naming_it(tmp_path):
@@ -444,8 +332,7 @@ def test_journal_taken_during_the_run_exits_3_and_keeps_the_partitions(s3_endpoi
             cm.__exit__(None, None, None)
     # nothing was committed, but both days' partitions are in place for the rerun
     expected = sorted(f"{ds}/date={d}/part-0.parquet" for d in (d1, d2)
-                      for ds in (f"{ASSET}/{parquet.MINUTE_BARS}", f"{ASSET}/{parquet.DAY_BARS}",
-                                 f"{ASSET}/{parquet.METRICS}"))
+                      for ds in ("stocks/minute_aggs", "stocks/day_aggs", parquet.METRICS))
     assert parquet_files(settings) == expected
     assert query(settings, "SELECT count(*) FROM journal") == [(0,)]
     again = cli_load(d1, d2, settings)

@@ -39,12 +39,11 @@ import polars as pl
 import pytest
 
 from flatload import calendar
-from flatload.store import db, journal
-from flatload.store.ledger import scope_covers
 from flatload.engine.api import load
 from flatload.settings import Settings
-from tests.conftest import s3_client, upload_days
-from tests.fakes.s3_proxy import S3FaultProxy
+from flatload.store import db
+from tests.helpers.s3_proxy import S3FaultProxy
+from tests.helpers.store import s3_client, upload_days
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform != "linux", reason="signals to process groups, /proc")]
@@ -53,7 +52,7 @@ pytestmark = [pytest.mark.slow,
 START, END = dt.date(2024, 2, 1), dt.date(2024, 2, 21)
 DAYS = calendar.sessions(START, END)
 N_TICKERS = 60
-ASSET = "us_stocks_sip"
+FAMILY = "stocks"
 LOCK_TIMEOUT = 20  # --lock-timeout of every run: bounds how long a run waits for a held journal
 RUN_TIMEOUT = 60.0
 
@@ -61,7 +60,7 @@ SNAPSHOT_SQL = {
     "journal": "SELECT * EXCLUDE (loaded_at) FROM journal ORDER BY trade_date, symbol",
     "ledger": "SELECT key, dataset, trade_date, etag, size, last_modified, rows, rejected, off_date, status, error, "
               "scope FROM ledger ORDER BY key",
-    "day_status": "SELECT trade_date, status, detail, symbols, scope FROM day_status ORDER BY trade_date",
+    "day_status": "SELECT trade_date, status, detail, symbols, scope, dataset FROM day_status ORDER BY trade_date, dataset",
     "rejects": "SELECT key, trade_date, line, reason FROM rejects ORDER BY ALL",
 }
 _DATE_COLUMN = {"journal": 1, "ledger": 2, "day_status": 0, "rejects": 1}
@@ -117,7 +116,7 @@ def temp_files(data_dir: Path) -> list[Path]:
 
 def metrics_dates(data_dir: Path) -> set[dt.date]:
     """Dates whose metrics partition (written last for a day) is in place."""
-    root = data_dir / "parquet" / ASSET / "metrics"
+    root = data_dir / "parquet" / FAMILY / "metrics"
     return {dt.date.fromisoformat(p.parent.name.removeprefix("date=")) for p in root.glob("date=*/part-0.parquet")}
 
 
@@ -477,7 +476,7 @@ def kill_mid_write(chain: Chain, name: str, after: int) -> None:
     while not caught:
         assert run.proc.poll() is None, f"{name}: the run ended before a temp file was caught\n{run.logs()}"
         assert time.monotonic() < deadline, f"{name}: no temp file caught"
-        if any(True for _ in root.glob(f"{ASSET}/*/date=*/.*.tmp-*")):
+        if any(True for _ in root.glob(f"{FAMILY}/*/date=*/.*.tmp-*")):
             os.killpg(run.pid, signal.SIGSTOP)
             caught = temp_files(chain.data_dir)
             os.killpg(run.pid, signal.SIGKILL if caught else signal.SIGCONT)

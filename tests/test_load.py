@@ -4,28 +4,22 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
 from flatload import sample
-from flatload.store import db
 from flatload.engine import api as pipeline
-
-try:
-    from tests import oracle
-    from tests.conftest import (DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY, journal_rows, query, s3_client,
-                                upload_days)
-except ImportError:  # pragma: no cover - tests/ not a package
-    import oracle  # type: ignore[no-redef]
-    from conftest import (DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY, journal_rows, query,  # type: ignore[no-redef]
-                          s3_client, upload_days)
+from flatload.store import db
+from tests.helpers import oracle
+from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY
+from tests.helpers.store import journal_rows, query, s3_client, upload_days
 
 N = 16
-MINUTE_SCHEMA = {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
+#: written out, not taken from the package: this is the contract readers of the partitions rely on
+MINUTE_SCHEMA = {"ticker": pl.String, "volume": pl.Float64, "open": pl.Float64, "close": pl.Float64,
                  "high": pl.Float64, "low": pl.Float64, "window_start": pl.Datetime("ns", "UTC"),
                  "transactions": pl.Int64}
-ASSET = "us_stocks_sip"
+FAMILY = "stocks"
 
 
 def _journal_with_loaded_at(settings) -> list[tuple]:
@@ -33,7 +27,7 @@ def _journal_with_loaded_at(settings) -> list[tuple]:
 
 
 def _part(settings, dataset: str, d: dt.date) -> Path:
-    return settings.parquet_dir / ASSET / dataset / f"date={d:%Y-%m-%d}" / "part-0.parquet"
+    return settings.parquet_dir / FAMILY / dataset / f"date={d:%Y-%m-%d}" / "part-0.parquet"
 
 
 def _expected(files, days, symbols=None) -> list[tuple]:
@@ -147,7 +141,8 @@ def test_missing_file_fails_that_day_only(settings, s3_endpoint, bucket, dataset
     assert key in summary.failed[0].line() and "--no-rest" in summary.failed[0].line()
     assert any(key in line for line in summary.lines()[1:])
     assert _rows(settings) == _expected(files, [days[0], days[2]])
-    assert query(settings, "SELECT status FROM day_status WHERE trade_date = ?", [gone]) == [("failed",)]
+    assert query(settings, "SELECT dataset, status FROM day_status WHERE trade_date = ? ORDER BY 1", [gone]) == [
+        ("stocks/day_aggs", "failed"), ("stocks/minute_aggs", "failed")]
     assert query(settings, "SELECT status FROM ledger WHERE key = ?", [key]) == [("failed",)]
     assert not _part(settings, "minute_aggs", gone).exists()
     if dataset == "day":
@@ -225,7 +220,7 @@ def test_no_temp_files_left(settings, s3_endpoint, bucket):
     days = DST_SPRING
     upload_days(s3_endpoint, bucket, days, n_tickers=N)
     # a temp file left by a killed run is cleaned by the next run
-    stale = settings.parquet_dir / ASSET / "minute_aggs" / "date=2024-03-08" / ".part-0.parquet.tmp-999-deadbeef"
+    stale = settings.parquet_dir / FAMILY / "minute_aggs" / "date=2024-03-08" / ".part-0.parquet.tmp-999-deadbeef"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a file")
     pipeline.load(days[0], days[1], settings)
@@ -233,6 +228,6 @@ def test_no_temp_files_left(settings, s3_endpoint, bucket):
         ".tmp" in p.name or p.name.endswith((".tmp", ".wal")))]
     assert leftovers == []
     parts = sorted(p.relative_to(settings.parquet_dir).as_posix() for p in settings.parquet_dir.rglob("*.parquet"))
-    assert parts == sorted(f"{ASSET}/{ds}/date={d}/part-0.parquet" for d in days
+    assert parts == sorted(f"{FAMILY}/{ds}/date={d}/part-0.parquet" for d in days
                            for ds in ("minute_aggs", "day_aggs", "metrics"))
     assert not any(p.name.startswith(".") for p in settings.parquet_dir.rglob("*"))

@@ -12,20 +12,18 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from flatload import sample
+from flatload.calendar import session_bounds
 from flatload.datasets import stocks as metrics
 from flatload.engine import api as pipeline
-from flatload.calendar import session_bounds
 from flatload.settings import Settings
-
-try:
-    from tests import oracle
-    from tests.conftest import DST_FALL, DST_SPRING, EARLY_CLOSES, journal_rows, s3_client
-except ImportError:  # pragma: no cover - tests/ not a package
-    import oracle  # type: ignore[no-redef]
-    from conftest import DST_FALL, DST_SPRING, EARLY_CLOSES, journal_rows, s3_client  # type: ignore[no-redef]
+from tests.helpers import oracle
+from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES
+from tests.helpers.store import journal_rows, s3_client
 
 SCHEMA = {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
           "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
@@ -126,7 +124,7 @@ def test_journal_matches_oracle_dst_and_early_closes(edge_load):
 def test_minute_partition_holds_only_bars_of_its_new_york_date(edge_load):
     _journal, files, settings = edge_load
     for d in ALL_DAYS:
-        part = settings.parquet_dir / "us_stocks_sip" / "minute_aggs" / f"date={d}" / "part-0.parquet"
+        part = settings.parquet_dir / "stocks" / "minute_aggs" / f"date={d}" / "part-0.parquet"
         ns = pl.read_parquet(part, hive_partitioning=False)["window_start"].dt.epoch("ns").to_list()
         assert {oracle.to_ny(x).date() for x in ns} == {d}
         csv_rows = oracle.read_rows(files[oracle.minute_key(d)])

@@ -7,19 +7,28 @@ import gzip
 import polars as pl
 import pytest
 
+from flatload import datasets
 from flatload.calendar import session_bounds
 from flatload.errors import CorruptFile, SchemaError, WrongDate
-from flatload.tasks.parse import CSV_COLUMNS, FRAME_SCHEMA, read_csv_gz
+from flatload.tasks import parse
 
 D = dt.date(2024, 3, 11)
 B = session_bounds(D)
-KEY = "us_stocks_sip/minute_aggs_v1/2024/03/2024-03-11.csv.gz"
+STOCKS = datasets.get("stocks/minute_aggs")
+KEY = STOCKS.key(D)
 HEADER = "ticker,volume,open,close,high,low,window_start,transactions"
 WS = B.open  # 09:30 ET
+#: the parsed frame's types: the stored ones, but the time still integer ns (the partition writer converts it)
+FRAME_SCHEMA = {**STOCKS.partition_schema(), "window_start": pl.Int64()}
+CSV_COLUMNS = STOCKS.csv_columns
 
 
 def gz(lines: list[str], header: str = HEADER) -> bytes:
     return gzip.compress(("\n".join([header, *lines]) + "\n").encode())
+
+
+def read_csv_gz(data: bytes, key: str, b, dataset=STOCKS, keep=None) -> parse.Parsed:
+    return parse.read_csv_gz(data, key, dataset, b, keep)
 
 
 def test_header_is_the_vendors():
@@ -81,11 +90,35 @@ def test_columns_found_by_name_extra_ignored():
     assert any("vwap" in w for w in parsed.warnings)
 
 
-def test_fractional_volume_rounded_with_warning():
-    parsed = read_csv_gz(gz([f"A,100.6,1,1,1,1,{WS},1"]), KEY, B)
-    assert parsed.frame["volume"].to_list() == [101]
-    assert parsed.frame.schema["volume"] == pl.Int64
-    assert any("fractional" in w for w in parsed.warnings)
+def test_fractional_stock_volume_kept_exact():
+    # fractional shares trade on the SIP since 2026-02-23: stocks volume is DOUBLE, never rounded
+    parsed = read_csv_gz(gz([f"A,100.618093,1,1,1,1,{WS},1"]), KEY, B)
+    assert parsed.frame["volume"].to_list() == [100.618093]
+    assert parsed.frame.schema["volume"] == pl.Float64 and parsed.rejects.height == 0
+
+
+def test_fractional_options_volume_is_a_reject():
+    options = datasets.get("options/minute_aggs")
+    lines = [f"O:SPY240315C00500000,3,1,1,1,1,{WS},1", f"O:SPY240315C00505000,2.5,1,1,1,1,{WS},1"]
+    parsed = read_csv_gz(gz(lines), options.key(D), B, options)
+    assert parsed.frame.schema["volume"] == pl.Int64 and parsed.frame["volume"].to_list() == [3]
+    assert parsed.rejects.rows() == [(3, "fractional volume")]
+
+
+@pytest.mark.parametrize("data, error, message", [
+    (gzip.compress(bytes(range(1, 256)) * 20), CorruptFile,
+     "not CSV text: the gzip holds binary data (it starts with b'\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\t\\n')"),
+    (gz([f"A;1;1;1;1;1;{WS};1"], HEADER.replace(",", ";")), SchemaError,
+     "wrong delimiter: the header is separated by ';', not ','"),
+    (gz(["1\t2"], "a\tb\tc"), SchemaError, "wrong delimiter: the header is separated by '\\t', not ','"),
+    (gz(["1,2"], "name,price"), SchemaError, "not a stocks/minute_aggs file: the header names none of its columns "
+                                            "(found: name, price)"),
+], ids=["random-bytes", "semicolons", "tabs", "another-csv"])
+def test_not_a_flat_file_says_what_it_is(data, error, message):
+    with pytest.raises(error) as err:
+        read_csv_gz(data, KEY, B)
+    assert err.value.message == message and err.value.key == KEY
+    assert "required column" not in err.value.one_line()
 
 
 def test_wrong_date_file_refused():

@@ -12,23 +12,24 @@ import pytest
 from flatload import reports as report
 from flatload.cli import render
 from flatload.engine import api as pipeline
-from flatload.store import db, journal
-from flatload.store.ledger import scope_covers
-from flatload.store.lock import run_lock
-from flatload.store.runlog import RunLog
+from flatload.engine.progress import Progress
+from flatload.engine.summary import LoadSummary
 from flatload.errors import ConfigError
 from flatload.settings import Settings
-from flatload.engine.summary import LoadSummary
-
-from .conftest import upload_days
+from flatload.store import db, journal
+from flatload.store.lock import run_lock
+from flatload.store.runlog import RunLog
+from tests.helpers.store import mkey, upload_days
 
 D = {n: dt.date(2024, 3, n) for n in (1, 4, 5, 6, 7, 8, 11)}
 NO_FILE = "no flat file in the bucket"
 
 
-def _line(text: str, month: str) -> str:
-    """The matrix line of ``month`` ('YYYY-MM'), without its prefix: index d - 1 is day d."""
-    [line] = [ln for ln in text.splitlines() if ln.startswith(month + "  ")]
+def _line(text: str, month: str, dataset: str = "stocks/minute_aggs") -> str:
+    """The matrix line of ``month`` ('YYYY-MM') in ``dataset``'s matrix, without its prefix: index d - 1 is day d."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(dataset + " ("))
+    line = next(ln for ln in lines[start:] if ln.startswith(month + "  "))
     return line[render.MATRIX_PREFIX:]
 
 
@@ -48,7 +49,7 @@ def test_empty_data_dir_says_nothing_loaded(settings: Settings) -> None:
         ("none", report.NOTHING_YET, [], None, [])
     assert "nothing loaded yet" in render.render_status(st)
     gp = report.gaps(D[4], D[8], settings)
-    assert gp["counts"] == {"flatfile": 0, "rest": 0, "failed": 0, "missing": 5}
+    assert gp["counts"] == {"flatfile": 0, "rest": 0, "failed": 0, "suspect": 0, "missing": 5}
     assert gp["complete"] is False and gp["note"] == report.NOTHING_YET
     assert _line(render.render_gaps(gp), "2024-03")[3:8] == "....."
     json.dumps(st), json.dumps(gp)
@@ -65,17 +66,20 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
         "2024-03-05": "flatfile", "2024-03-06": "flatfile", "2024-03-07": "failed", "2024-03-08": "flatfile"}
     assert gp["days"]["2024-02-29"] == gp["days"]["2024-03-01"] == gp["days"]["2024-03-11"] == "missing"
     assert "2024-03-29" not in gp["days"] and "2024-03-09" not in gp["days"]  # Good Friday, Saturday
-    assert gp["counts"] == {"flatfile": 3, "rest": 0, "failed": 1, "missing": 18} and gp["sessions"] == 22
-    assert gp["complete"] is False
-    [failed] = gp["failed"]
-    assert failed["date"] == "2024-03-07" and NO_FILE in failed["reason"]
-    assert "us_stocks_sip/minute_aggs_v1/2024/03/2024-03-07.csv.gz" in failed["reason"]
+    assert gp["counts"] == {"flatfile": 3, "rest": 0, "failed": 1, "suspect": 0, "missing": 18}
+    assert gp["sessions"] == 22 and gp["complete"] is False
+    # the pair fails together (the journal needs both files): once per dataset, naming the missing file
+    assert [(f["dataset"], f["date"]) for f in gp["failed"]] == [("stocks/minute_aggs", "2024-03-07"),
+                                                                 ("stocks/day_aggs", "2024-03-07")]
+    failed = gp["failed"][0]
+    assert NO_FILE in failed["reason"] and mkey(D[7]) in failed["reason"]
 
     text = render.render_gaps(gp)
     assert _line(text, "2024-03") == ".--.FFxF--.....--.....--....---"  # 29th: Good Friday
     assert _line(text, "2024-02") == " " * 27 + ".." + "  "  # before --start, and no Feb 30/31
     assert _line(text, "2024-03")[6] == "x" and _line(text, "2024-03")[4] == "F"
-    assert render.LEGEND in text and f"  2024-03-07  {failed['reason']}" in text
+    assert _line(text, "2024-03", "stocks/day_aggs") == _line(text, "2024-03")
+    assert render.LEGEND in text and f"  stocks/minute_aggs   2024-03-07  {failed['reason']}" in text
 
     st = report.status(settings)
     json.dumps(st)
@@ -84,7 +88,8 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
     assert (run["command"], run["planned"], run["done"], run["failed"], run["skipped"]) == ("load", 4, 3, 1, 0)
     assert run["rows"] > 0 and run["arguments"]["start"] == "2024-03-05" and run["finished"] is not None
     assert [e["date"] for e in run["errors"]] == ["2024-03-07"] and run["errors"][0]["error"] == NO_FILE
-    assert [(f["date"], f["run_id"]) for f in st["failed_days"]] == [("2024-03-07", run["run_id"])]
+    assert [(f["dataset"], f["date"], f["run_id"]) for f in st["failed_days"]] == [
+        ("stocks/day_aggs", "2024-03-07", run["run_id"]), ("stocks/minute_aggs", "2024-03-07", run["run_id"])]
     assert NO_FILE in st["failed_days"][0]["detail"] and st["in_progress"] is None
 
     upload_days(s3_endpoint, bucket, [D[7]], n_tickers=10)
@@ -105,9 +110,10 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     con = db.connect(settings.journal_path)
     try:
-        db.apply_schema(con, settings.data_dir, settings.asset)
-        journal.set_day_status(con, D[4], "rest", None, 10, "*", "r1")
-        journal.set_day_status(con, D[5], "flatfile", None, 10, "*", "r1")
+        db.apply_schema(con, settings.data_dir)
+        for ds in ("stocks/minute_aggs", "stocks/day_aggs"):
+            journal.set_day_status(con, ds, D[4], "rest", None, 10, "*", "r1")
+            journal.set_day_status(con, ds, D[5], "flatfile", None, 10, "*", "r1")
     finally:
         con.close()
     gp = report.gaps(D[4], D[5], settings)
@@ -124,10 +130,11 @@ def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = No
     finally:
         con.close()
     summary = LoadSummary(run_id=run_id, command="load", planned=5, done=[D[11]], rows=123)
+    progress = Progress(total=5, total_bytes=1000, done=1, rows=123)
     runlog = RunLog(settings.runs_dir, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"})
     if pid_in_file is not None:
         runlog.header["pid"] = pid_in_file
-    runlog.write(summary.to_dict(), state="running")
+    runlog.write({**summary.to_dict(), "progress": progress.snapshot()}, state="running")
 
 
 def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpoint: str, bucket: str) -> None:
@@ -146,8 +153,8 @@ def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpo
         st = report.status(settings)
         assert st["runs"][0]["state"] == "running"
         p = st["in_progress"]
-        assert (p["run_id"], p["pid"], p["planned"], p["done"], p["remaining"], p["rows"]) == \
-            (run_id, os.getpid(), 5, 1, 4, 123)
+        assert (p["run_id"], p["pid"], p["phase"], p["days_total"], p["days_done"], p["rows"]) == \
+            (run_id, os.getpid(), "loading", 5, 1, 123)
         assert "in progress: load " + run_id in render.render_status(st)
         json.dumps(st)
     # a lock held by another pid than the file's means a newer run: the old one died
@@ -155,6 +162,7 @@ def test_running_file_without_lock_holder_is_killed(settings: Settings, s3_endpo
     with run_lock(settings.data_dir, "load"):
         st = report.status(settings)
         assert st["runs"][0]["state"] == "killed" and st["in_progress"]["run_id"] is None
+        assert st["in_progress"]["phase"] == "planning"
 
 
 def test_status_falls_back_to_run_files_while_journal_is_held(settings: Settings, s3_endpoint: str,
@@ -171,7 +179,7 @@ def test_status_falls_back_to_run_files_while_journal_is_held(settings: Settings
         assert st["source"] == "run files" and "read from the run files" in st["note"]
         assert str(holder.pid) in st["note"]  # DuckDB names the process holding the file
         assert [(r["state"], r["done"], r["failed"]) for r in st["runs"]] == [("partial", 1, 1)]
-        assert [f["date"] for f in st["failed_days"]] == ["2024-03-06"] and NO_FILE in st["failed_days"][0]["detail"]
+        assert [f["date"] for f in st["failed_days"]] == ["2024-03-06"] * 2 and NO_FILE in st["failed_days"][0]["detail"]
         assert "read from the run files" in render.render_status(st)
         gp = report.gaps(D[4], D[6], quick)
         assert gp["source"] == "run files"

@@ -10,20 +10,20 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flatload.fetch import rest
 from flatload.errors import EndpointUnreachable, FetchError, NotEntitled, TerminalError
+from flatload.fetch import rest
 from flatload.fetch.rest import RestClient, api_key_from_env
 
 try:  # works whether or not tests/ is a package
-    from tests.fakes.rest_server import Fault, FakeRest
+    from tests.helpers.rest_server import FakeRest, Fault
 except ImportError:  # pragma: no cover
-    from fakes.rest_server import Fault, FakeRest
+    from fakes.rest_server import FakeRest, Fault
 
 NY = ZoneInfo("America/New_York")
 KEY = "sekrit-key-123"
 D1 = datetime.date(2024, 3, 11)   # first Monday after the DST switch (UTC-4)
 D2 = datetime.date(2024, 11, 29)  # early close, winter time (UTC-5)
-SCHEMA = {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
+SCHEMA = {"ticker": pl.String, "volume": pl.Float64, "open": pl.Float64, "close": pl.Float64,
           "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
 FAST = {"backoff_factor": 0.01, "backoff_max": 0.05, "max_retries": 3, "timeout": 5.0}
 
@@ -43,7 +43,7 @@ def bars(ticker: str, d: datetime.date, times: list[tuple[int, int]], base: floa
         "high": [base + i + 1 for i in range(k)], "low": [base + i - 1 for i in range(k)],
         "window_start": [ns(d, h, m) for h, m in times],
         "transactions": [i + 1 for i in range(k)] if n else [None] * k,
-    }, schema={**SCHEMA, "volume": pl.Float64 if volume is not None else pl.Int64})
+    }, schema=SCHEMA)
 
 
 MINUTES_D1 = [(9, 30 + i) for i in range(25)]  # 25 regular-session bars
@@ -127,12 +127,13 @@ def test_winter_early_close_day_includes_bar_on_next_utc_day(fake):
     assert got.height == 5
 
 
-def test_fractional_volume_rounds_to_int64():
-    frame = bars("XYZ", D1, [(9, 30), (9, 31), (9, 32)], volume=[100.6, 2.5, 7.2])
+def test_fractional_volume_kept_exact():
+    # fractional shares (SIP, since 2026-02-23): REST minute bars carry volumes like 9099.618093
+    frame = bars("XYZ", D1, [(9, 30), (9, 31), (9, 32)], volume=[9099.618093, 2.5, 7.0])
     with FakeRest(minute=frame, api_key=KEY) as fake, client(fake.url) as c:
         got = c.minute_aggs("XYZ", D1)
-    assert got["volume"].dtype == pl.Int64
-    assert got["volume"].to_list() == [101, 3, 7]
+    assert got["volume"].dtype == pl.Float64
+    assert got["volume"].to_list() == [9099.618093, 2.5, 7.0]
 
 
 def test_case_sensitive_tickers_served_separately(fake):

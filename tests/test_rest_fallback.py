@@ -18,8 +18,8 @@ from flatload import sample
 from flatload.cli import cli
 from flatload.engine.api import load, load_pairs, refresh
 from flatload.settings import Settings
-from tests.conftest import journal_rows, query, s3_client, upload_days
-from tests.fakes.rest_server import FakeRest, Fault
+from tests.helpers.rest_server import FakeRest, Fault
+from tests.helpers.store import journal_rows, query, s3_client, upload_days
 
 NY = ZoneInfo("America/New_York")
 KEY = "test-key"

@@ -9,7 +9,16 @@ from typing import Any
 import click
 
 from .exits import finish, handle_errors, report
-from .options import parse_date, rest_options, run_options, settings_from, setup_logging, source_options, store_options
+from .options import (
+    dataset_option,
+    parse_date,
+    rest_options,
+    run_options,
+    settings_from,
+    setup_logging,
+    source_options,
+    store_options,
+)
 
 
 @click.command()
@@ -19,14 +28,16 @@ from .options import parse_date, rest_options, run_options, settings_from, setup
               help="Last date (inclusive), YYYY-MM-DD  [required unless --pairs]")
 @click.option("--pairs", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="CSV with symbol,trade_date: load those sessions instead; its symbols are the REST scope")
+@dataset_option()
 @store_options
 @source_options
 @rest_options
 @run_options
 @handle_errors
-def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, quiet: bool, verbose: bool,
+def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str, quiet: bool, verbose: bool,
          **opts: Any) -> None:
-    """Load every NYSE session from --start to --end (minute + day aggregates), or those in --pairs."""
+    """Load every day from --start to --end of the datasets (default: stocks minute + day aggregates and the
+    journal), or the sessions in --pairs."""
     from ..engine.api import load as load_days
     from ..engine.api import load_pairs
     from .progress import default_reporter
@@ -35,26 +46,29 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, quiet: 
         raise click.UsageError("give --start and --end, or --pairs FILE")
     if pairs is not None and (start is not None or end is not None):
         raise click.UsageError("--pairs names its own dates: drop --start/--end")
+    if pairs is not None and dataset != "stocks/minute_aggs,stocks/day_aggs":
+        raise click.UsageError("--pairs loads the stocks journal: drop --dataset")
     setup_logging(quiet, verbose)
     settings = settings_from(**opts)
     if pairs is not None:
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
-        summary = load_days(start, end, settings, default_reporter(quiet), handle_signals=True)
+        summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True)
     finish(summary, settings.dry_run, quiet)
 
 
 @click.command()
 @click.option("--date", "date_", callback=parse_date, default=None, help="Session to load [the latest closed session]")
 @click.option("--lookback", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Also re-check this many sessions before it")
+              help="Also re-check this many days before it")
+@dataset_option()
 @store_options
 @source_options
 @rest_options
 @run_options
 @handle_errors
-def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **opts: Any) -> None:
-    """Load the latest closed session and re-check recent ones (for cron)."""
+def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, verbose: bool, **opts: Any) -> None:
+    """Load the latest complete day (the latest closed session for stocks) and re-check recent ones (for cron)."""
     from ..engine.api import refresh as refresh_days
     from .progress import default_reporter
 
@@ -62,7 +76,7 @@ def refresh(date_: dt.date | None, lookback: int, quiet: bool, verbose: bool, **
     settings = settings_from(**opts)
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
-    summary = refresh_days(settings, date_, lookback, reporter, handle_signals=True)
+    summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
     finish(summary, settings.dry_run, quiet)
 
 

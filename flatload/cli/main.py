@@ -18,7 +18,7 @@ def cli() -> None:
     """
 
 
-for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, analysis.sql):
+for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql):
     cli.add_command(command)
 
 

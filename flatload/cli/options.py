@@ -22,6 +22,26 @@ def parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value!r} is not a date like 2024-03-11", param=param) from None
 
 
+def _datasets(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ..datasets import resolve
+    from ..errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return ",".join(d.name for d in resolve(value))
+    except ConfigError as exc:
+        raise click.BadParameter(exc.one_line(), param=param) from None
+
+
+def dataset_option(default: str | None = "stocks") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--dataset`` (also ``--datasets``): registry names or families, comma-separated."""
+    return click.option("--dataset", "--datasets", "dataset", default=default, callback=_datasets,
+                        show_default=default is not None, metavar="NAMES",
+                        help="Datasets, comma-separated: <family>/<kind> or a family (stocks = both stocks "
+                             "aggregates and the journal); `flatload datasets` lists them")
+
+
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--data-dir."""
     return click.option("--data-dir", type=click.Path(path_type=Path), envvar="FLATLOAD_DATA_DIR",
@@ -57,6 +77,8 @@ rest_options = _group(
 #: how a load runs
 run_options = _group(
     click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive) [env FLATLOAD_SYMBOLS]"),
+    click.option("--underlyings", default=None,
+                 help="Options: keep only contracts on these underlyings, e.g. SPY,QQQ [env FLATLOAD_UNDERLYINGS]"),
     click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),
     click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
     click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),
@@ -68,9 +90,11 @@ run_options = _group(
 
 
 def settings_from(**opts: Any) -> Settings:
+    """Settings from the options given (None: not given), the environment, then the defaults."""
     symbols = parse_symbols(opts.pop("symbols", None))
+    underlyings = parse_symbols(opts.pop("underlyings", None))
     no_rest = opts.pop("no_rest", False)
-    return Settings.from_env(symbols=symbols, use_rest=False if no_rest else None, **opts)
+    return Settings.from_env(symbols=symbols, underlyings=underlyings, use_rest=False if no_rest else None, **opts)
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

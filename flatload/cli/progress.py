@@ -41,9 +41,11 @@ class TqdmReporter:
         self.bar: tqdm | None = None
         self.rates = _Rates()
 
-    def start(self, days: int, total_bytes: int) -> None:
+    def start(self, days: int, total_bytes: int, done: int = 0, failed: int = 0) -> None:
         self.rates = _Rates()
-        self.bar = tqdm(total=days, unit="day", file=self.file, dynamic_ncols=True, desc="loading")
+        self.rates.done, self.rates.failed = done + failed, failed
+        self.bar = tqdm(total=days, initial=done + failed, unit="day", file=self.file, dynamic_ncols=True,
+                        desc="loading")
 
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
         self.rates.add(rows, nbytes, error)
@@ -72,9 +74,13 @@ class LogReporter:
         self.rates = _Rates()
         self.last = 0.0
 
-    def start(self, days: int, total_bytes: int) -> None:
+    def start(self, days: int, total_bytes: int, done: int = 0, failed: int = 0) -> None:
         self.total, self.rates, self.last = days, _Rates(), time.monotonic()
-        self.log.info("loading %d session(s), %.1f MB to fetch", days, total_bytes / 1e6)
+        self.rates.done, self.rates.failed = done + failed, failed
+        already = ", ".join(part for part in (f"{done} finished by an earlier run" if done else "",
+                                              f"{failed} cannot load" if failed else "") if part)
+        self.log.info("loading %d day(s)%s, %.1f MB to fetch", days, f" ({already})" if already else "",
+                      total_bytes / 1e6)
 
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
         self.rates.add(rows, nbytes, error)

@@ -1,18 +1,53 @@
-"""The datasets flatload loads: key layout of the vendor's flat files."""
+"""The registry: one entry per dataset of the vendor's flat files, looked up by ``<family>/<kind>``.
+
+Adding a dataset means adding an entry here (and a sample generator in ``flatload.sample``);
+the engine, the store, the views and the contract tests follow the registry.
+"""
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
+from ..errors import ConfigError
+from .aggregates import aggregate_datasets
+from .model import Column, Dataset, Family
 
-MINUTE = "minute_aggs_v1"
-DAY = "day_aggs_v1"
+__all__ = ["Column", "Dataset", "Family", "REGISTRY", "get", "resolve", "names", "JOURNAL_INPUTS",
+           "DEFAULT_SPEC"]
+
+REGISTRY: dict[str, Dataset] = {d.name: d for d in aggregate_datasets()}
+#: the stocks journal is derived from these two, loaded together for each session
+JOURNAL_INPUTS = ("stocks/minute_aggs", "stocks/day_aggs")
+DEFAULT_SPEC = "stocks"
 
 
-def object_key(asset: str, dataset: str, d: dt.date) -> str:
-    """``us_stocks_sip/minute_aggs_v1/2024/03/2024-03-11.csv.gz``."""
-    return f"{asset}/{dataset}/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
+def names() -> list[str]:
+    """Every registered dataset name, in registry order."""
+    return list(REGISTRY)
 
 
-def month_prefixes(asset: str, dataset: str, days: Iterable[dt.date]) -> list[str]:
-    """One listing prefix per month touched by ``days`` (a month is < 1,000 keys: one page)."""
-    return sorted({f"{asset}/{dataset}/{d:%Y}/{d:%m}/" for d in days})
+def get(name: str) -> Dataset:
+    """The entry for ``name``; ConfigError naming the known ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown dataset {name!r}", hint=f"known: {', '.join(REGISTRY)}") from None
+
+
+def resolve(spec: str | None) -> list[Dataset]:
+    """``"stocks"`` → both stocks aggregates; ``"options/day_aggs,indices"`` → those; in registry order."""
+    wanted: set[str] = set()
+    for part in (spec or DEFAULT_SPEC).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        family = [n for n in REGISTRY if n.split("/")[0] == part]
+        if family:
+            wanted.update(family)
+        else:
+            wanted.add(get(part).name)
+    if not wanted:
+        raise ConfigError("no dataset named", hint=f"known: {', '.join(REGISTRY)}")
+    return [d for n, d in REGISTRY.items() if n in wanted]
+
+
+def journal_wanted(datasets: list[Dataset]) -> bool:
+    """True when both journal inputs are requested: the stocks journal is derived from them."""
+    return set(JOURNAL_INPUTS) <= {d.name for d in datasets}

@@ -16,7 +16,7 @@ JOURNAL_COLUMNS = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", 
 METRICS_SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(), "trade_date": pl.Date(), "pre_high": pl.Float64(), "pre_low": pl.Float64(),
     "open_price": pl.Float64(), "hod": pl.Float64(), "lod": pl.Float64(), "close_price": pl.Float64(),
-    "ah_high": pl.Float64(), "ah_low": pl.Float64(), "day_volume": pl.Int64(),
+    "ah_high": pl.Float64(), "ah_low": pl.Float64(), "day_volume": pl.Float64(),
 }
 
 
@@ -42,7 +42,7 @@ def daily(day: pl.DataFrame) -> pl.DataFrame:
     # a ticker listed twice in a day file is a vendor defect; keep the row with most volume
     return (day.sort("volume", descending=True).unique("ticker", keep="first")
             .select("ticker", open_price="open", hod="high", lod="low", close_price="close",
-                    day_volume=pl.col("volume").cast(pl.Int64)))
+                    day_volume=pl.col("volume").cast(pl.Float64)))
 
 
 def session_metrics(minute: pl.DataFrame | None, day: pl.DataFrame | None, b: SessionBounds,

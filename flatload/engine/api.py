@@ -1,10 +1,4 @@
-"""The library entry points behind the CLI: load, refresh, load_pairs, and the shared run_days.
-
-The parent plans (calendar, listing, ledger), feeds at most ``workers + 1`` days
-to the pool, and commits finished days to DuckDB in short batches. A date counts
-as loaded only once its Parquet partitions are in place and its journal rows and
-ledger entries are committed together; a crash leaves the old state or the new.
-"""
+"""The library entry points behind the CLI: load, refresh, load_pairs, and the shared run_days / run_groups."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +8,8 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
-from .. import calendar
+from .. import datasets as registry
+from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
@@ -22,42 +17,67 @@ from ..store import db, fs, journal, partitions
 from ..store.lock import run_lock
 from ..store.runlog import RunLog
 from .pairs import read_pairs
-from .plan import dry_plan, list_objects, make_plan
+from .plan import FamilyDays, dry_plan, list_objects, make_plan, with_unexpected_files
 from .progress import NullReporter, Reporter
 from .runner import Runner
 from .summary import LoadSummary
 
 
+def _by_family(spec: str | Sequence[str] | None) -> dict[str, tuple[Family, list[Dataset]]]:
+    names = spec if isinstance(spec, str) or spec is None else ",".join(spec)
+    out: dict[str, tuple[Family, list[Dataset]]] = {}
+    for ds in registry.resolve(names):
+        out.setdefault(ds.family.name, (ds.family, []))[1].append(ds)
+    return out
+
+
+def clip(family: Family, first: dt.date, start: dt.date, end: dt.date,
+         now: dt.datetime | None = None) -> tuple[list[dt.date], list[str]]:
+    """The days of ``family`` in ``[start, end]`` that can have a file, and a note for each part cut off."""
+    latest = family.calendar.latest_complete(now)
+    notes = []
+    if start < first:
+        notes.append(f"{family.name}: {start}..{min(end, first - dt.timedelta(days=1))} is before the first "
+                     f"{family.name} flat file ({first}): not loaded")
+    if end > latest:
+        notes.append(f"{family.name}: {max(start, latest + dt.timedelta(days=1))}..{end} has not closed yet "
+                     f"(latest complete day: {latest}): not loaded")
+    lo, hi = max(start, first), min(end, latest)
+    return (family.calendar.days(lo, hi) if lo <= hi else []), notes
+
+
 def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | None = None, *,
-         handle_signals: bool = False) -> LoadSummary:
-    """Load every NYSE session in ``[start, end]``; returns what was done, skipped and failed."""
+         datasets: str | Sequence[str] | None = None, handle_signals: bool = False) -> LoadSummary:
+    """Load every day in ``[start, end]`` of ``datasets`` (default: the stocks pair and the journal)."""
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
-    days = calendar.sessions(start, end)
-    # a session that has not closed yet has no file to look for: not a failure
-    latest = calendar.latest_closed_session()
-    future = [d for d in days if d > latest]
-    days = [d for d in days if d <= latest]
-    args = {"start": start, "end": end}
-    if future:
-        args["not_closed_yet"] = [d.isoformat() for d in future]
-    summary = run_days(days, settings, reporter, command="load", arguments=args, handle_signals=handle_signals)
-    summary.skipped.extend((d, "session has not closed yet") for d in future)
-    return summary
+    groups, notes = [], []
+    for family, dss in _by_family(datasets).values():
+        days, cut = clip(family, min(d.first_date for d in dss), start, end)
+        groups.append(FamilyDays(family, tuple(dss), tuple(days)))
+        notes.extend(cut)
+    args = {"start": start, "end": end, "datasets": [d.name for g in groups for d in g.datasets]}
+    return run_groups(groups, settings, reporter, command="load", arguments=args, handle_signals=handle_signals,
+                      notes=notes, window=(start, end))
 
 
 def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, reporter: Reporter | None = None,
-            *, now: dt.datetime | None = None, handle_signals: bool = False) -> LoadSummary:
-    """Load the latest closed session (or ``date``) and re-check the ``lookback`` sessions before it.
+            *, datasets: str | Sequence[str] | None = None, now: dt.datetime | None = None,
+            handle_signals: bool = False) -> LoadSummary:
+    """Load the latest complete day (or ``date``) and re-check the ``lookback`` days before it, per family.
 
     Re-checking reloads objects whose ETag changed and upgrades REST rows whose flat file now exists.
     """
-    if date is not None and not calendar.is_session(date):
-        raise ConfigError(f"{date} is not an NYSE session", hint="pick a trading day, or omit --date")
-    target = date or calendar.latest_closed_session(now)
-    days = calendar.previous_sessions(target, lookback) + [target]
-    args = {"date": target, "lookback": lookback}
-    return run_days(days, settings, reporter, command="refresh", arguments=args, handle_signals=handle_signals)
+    groups = []
+    for family, dss in _by_family(datasets).values():
+        cal = family.calendar
+        if date is not None and not cal.expects(date):
+            raise ConfigError(f"{date} has no {family.name} file ({cal.name})", hint="pick another day, or omit --date")
+        target = date or cal.latest_complete(now)
+        groups.append(FamilyDays(family, tuple(dss), tuple(cal.previous(target, lookback) + [target])))
+    args = {"date": date or max(g.days[-1] for g in groups), "lookback": lookback,
+            "datasets": [d.name for g in groups for d in g.datasets]}
+    return run_groups(groups, settings, reporter, command="refresh", arguments=args, handle_signals=handle_signals)
 
 
 def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None, *,
@@ -84,49 +104,66 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
 
 
 def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | None = None, *,
-             command: str = "load", arguments: dict | None = None, handle_signals: bool = False,
-             rest_scope: dict[dt.date, frozenset[str]] | None = None,
-             bad_input: list[str] | None = None) -> LoadSummary:
-    """Plan and run a load of ``days``: the shared engine of load, refresh and pairs."""
-    reporter = reporter or NullReporter()
+             datasets: str | Sequence[str] | None = None, **kwargs: object) -> LoadSummary:
+    """Plan and run a load of exactly ``days`` (sessions) for ``datasets`` (default: stocks)."""
+    groups = [FamilyDays(family, tuple(dss), tuple(days)) for family, dss in _by_family(datasets).values()]
+    return run_groups(groups, settings, reporter, **kwargs)  # type: ignore[arg-type]
+
+
+def _prepare(settings: Settings, reporter: Reporter) -> list[str]:
+    """Checks and upkeep before planning: credentials, the data dir, temp files, format and schema."""
     advice = settings.advice()
     for line in advice:
         reporter.note(line)
-    arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
-                 "force": settings.force, "workers": settings.workers}
     if settings.mirror is None:
         from ..fetch.s3 import ensure_credentials
 
         ensure_credentials(settings)
     if not settings.dry_run:
         fs.prepare_data_dir(settings.data_dir)
+    return advice
+
+
+def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Reporter | None = None, *,
+               command: str = "load", arguments: dict | None = None, handle_signals: bool = False,
+               rest_scope: dict[dt.date, frozenset[str]] | None = None, bad_input: list[str] | None = None,
+               notes: list[str] | None = None, window: tuple[dt.date, dt.date] | None = None) -> LoadSummary:
+    """Plan and run a load of each family's days: the shared engine of load, refresh and pairs."""
+    reporter = reporter or NullReporter()
+    advice = _prepare(settings, reporter)
+    arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
+                 "force": settings.force, "workers": settings.workers}
     # a dry run writes nothing, not even the lock file, and leaves temp files to the next real run
-    with nullcontext() if settings.dry_run else run_lock(settings.data_dir, command):
+    with nullcontext() if settings.dry_run else run_lock(settings.data_dir, command) as held:
         if not settings.dry_run:
             partitions.clean_temp(settings.parquet_dir)
             # a journal written by an older flatload in a newer DuckDB format becomes readable again
             db.ensure_storage_format(settings.journal_path, settings.lock_timeout)
-        listing = list_objects(open_source(settings), settings.asset, days)
+        source = open_source(settings)
+        listing = list_objects(source, groups)
+        if window is not None:
+            groups = [with_unexpected_files(g, listing, *window) for g in groups]
         run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        if held is not None:
+            held.note(run_id=run_id)  # status tells this run's planning from its end
         if settings.dry_run:
-            plan = dry_plan(days, settings, listing, rest_scope)
+            plan = dry_plan(groups, settings, listing, rest_scope)
         else:
             con = db.connect(settings.journal_path, settings.lock_timeout)
             try:
-                db.apply_schema(con, settings.data_dir, settings.asset)
+                advice += db.apply_schema(con, settings.data_dir)
                 journal.mark_abandoned_runs(con)
-                plan = make_plan(days, settings, listing, con, rest_scope)
+                plan = make_plan(groups, settings, listing, con, rest_scope)
                 journal.start_run(con, run_id, command, arguments, os.getpid())
             finally:
                 con.close()
-        summary = LoadSummary(run_id=run_id, command=command, planned=len(days), plan=plan,
-                              dry_run=settings.dry_run)
-        summary.skipped = list(plan.skipped)
-        summary.bad_input = list(bad_input or [])
-        summary.warnings.extend(advice)
+        plan.notes.extend(notes or [])
+        summary = LoadSummary(run_id=run_id, command=command, planned=sum(len(g.days) for g in groups), plan=plan,
+                              dry_run=settings.dry_run, skipped=list(plan.skipped), notes=list(plan.notes),
+                              bad_input=list(bad_input or []), warnings=list(advice))
         if settings.dry_run:
             summary.failed = list(plan.failed)
             return summary
-        runlog = RunLog(settings.runs_dir, run_id, command, arguments)
-        Runner(settings, plan, summary, reporter, runlog).run(handle_signals)
+        Runner(settings, plan, summary, reporter, RunLog(settings.runs_dir, run_id, command, arguments)
+               ).run(handle_signals)
         return summary

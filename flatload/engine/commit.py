@@ -8,18 +8,19 @@ wait up to ``--lock-timeout``, then it stops with finished partitions kept.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
 
-from ..datasets import DAY, MINUTE
+from .. import datasets as registry
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import db, journal
+from ..store import db, journal, recovery
 from ..store.fs import storage_error
-from ..store.ledger import scope_text
+from ..store.ledger import LedgerEntry, scope_text
 from ..store.runlog import RunLog
-from ..tasks.model import DayResult
+from ..tasks.model import TaskResult
 from .summary import DayFailure, LoadSummary
 
 #: once a signal came in, the final commit waits only this long (s) for a journal held elsewhere
@@ -33,11 +34,13 @@ class Committer:
     settings: Settings
     summary: LoadSummary
     runlog: RunLog
-    pending: list[DayResult] = field(default_factory=list)
+    pending: list[TaskResult] = field(default_factory=list)
     pending_fail: list[DayFailure] = field(default_factory=list)
     last_commit: float = field(default_factory=time.monotonic)
     #: SIGINT/SIGTERM received so far (shared with the runner's signal handler)
     got: list[int] = field(default_factory=list)
+    #: the run's state as the run file shows it (the runner adds its live progress)
+    state: Callable[[], dict] | None = None
 
     def connect(self, wait_lock: bool):
         """The journal; JournalLocked if it stays held. ``wait_lock``: wait up to --lock-timeout, but
@@ -72,19 +75,34 @@ class Committer:
         finally:
             con.close()
         self.last_commit = time.monotonic()
-        self.runlog.write(self.summary.to_dict(), state="running")
+        self.runlog.write(self.state() if self.state else self.summary.to_dict(), state="running")
         return None
 
     def _commit_pending(self, con) -> None:
+        run_id = self.summary.run_id
         while self.pending:
             r = self.pending[0]
-            journal.commit_day(con, r.date, r.metrics, r.source, r.ledger, r.rejects, self.summary.run_id)
+            statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None)
+                        for ds, src in r.sources.items()}
+            journal.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id, metrics=r.metrics,
+                               source=r.source, scope=self.settings.symbols)
             self.summary.record_done(self.pending.pop(0))
-        while self.pending_fail:
-            f = self.pending_fail[0]
-            journal.commit_failure(con, f.date, f.key, DAY if "/day_aggs" in f.key else MINUTE, f.line(),
-                                   scope_text(self.settings.symbols), self.summary.run_id)
-            self.summary.failed.append(self.pending_fail.pop(0))
+            recovery.remove_record(self.settings.parquet_dir, r.family, r.date)
+        if self.pending_fail:
+            # one transaction for all of them: a 30-year range of missing days records in a moment
+            journal.commit_failures(con, *self._failure_rows(self.pending_fail), run_id)
+            self.summary.failed.extend(self.pending_fail)
+            self.pending_fail.clear()
+
+    def _failure_rows(self, failures: list[DayFailure]) -> tuple[list[LedgerEntry], list[tuple]]:
+        entries, days = {}, []
+        for f in failures:
+            owner = next((ds for ds in f.datasets if f.key.startswith(registry.get(ds).folder + "/")), None)
+            scope = scope_text(self.settings.symbols)
+            if owner is not None:
+                entries[f.key] = LedgerEntry(f.key, owner, f.date, None, None, None, 0, 0, 0, "failed", f.line(), scope)
+            days.extend((ds, f.date, f.line(), scope) for ds in f.datasets)
+        return list(entries.values()), days
 
     def finish(self, outcome: str) -> None:
         """Record the run's outcome; views over Parquet globs are (re)made now that files exist."""
@@ -97,6 +115,6 @@ class Committer:
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])
-            db.apply_schema(con, self.settings.data_dir, self.settings.asset)
+            db.apply_schema(con, self.settings.data_dir)
         finally:
             con.close()

@@ -37,8 +37,8 @@ def build_context(settings: Settings, rest_rpm: int | None = None):
 
         rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm, max_retries=settings.rest_max_retries,
                           backoff_factor=settings.rest_backoff, backoff_max=max(settings.rest_backoff * 60, 1.0))
-    return WorkerContext(source=open_source(settings), parquet_root=str(settings.parquet_dir),
-                         asset=settings.asset, rest=rest, rest_hint=hint)
+    return WorkerContext(source=open_source(settings), parquet_root=str(settings.parquet_dir), rest=rest,
+                         rest_hint=hint)
 
 
 def _ignore_sigint() -> None:

@@ -1,96 +1,69 @@
-"""plan: for each session, the objects the listing shows and what the ledger already holds → tasks.
+"""plan: for each family and day, the files the listing shows and what the ledger already holds → tasks.
 
-Runs in the parent. A session whose objects are loaded with the same ETag is
-skipped; a missing object fails the session now unless REST can fill it; a day an
-earlier run finished but did not commit is recovered from its partitions.
+Runs in the parent. A day whose files are loaded with the same ETag is skipped; a
+missing file fails its day now unless REST can fill it; a day an earlier run finished
+but did not commit is recovered from its record and partitions. The stocks pair is
+planned together: the journal is derived from both files of a session.
 """
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from .. import calendar
-from ..datasets import DAY, MINUTE, month_prefixes, object_key
+import polars as pl
+
+from .. import datasets as registry
+from ..datasets.model import Dataset, Family
 from ..fetch.source import ObjectInfo, Source
 from ..settings import Settings
-from ..store import db, journal, partitions, recovery
+from ..store import journal, partitions, recovery
 from ..store.ledger import LedgerEntry, scope_covers
-from ..tasks.model import DayResult, DayTask
+from ..tasks.model import FileTask, Task, TaskResult
 from .summary import DayFailure, Plan
 
+#: the trailing sessions whose median row count a new file is held against
+TRAILING = 5
 
-def list_objects(source: Source, asset: str, days: Sequence[dt.date]) -> dict[str, ObjectInfo]:
-    """The listing of both datasets for the months ``days`` touch, by key."""
+
+@dataclass(frozen=True)
+class FamilyDays:
+    """What to plan for one family: its requested datasets and the days to look at."""
+
+    family: Family
+    datasets: tuple[Dataset, ...]
+    days: tuple[dt.date, ...]
+
+    @property
+    def journal(self) -> bool:
+        return registry.journal_wanted(list(self.datasets))
+
+
+def list_objects(source: Source, groups: Sequence[FamilyDays]) -> dict[str, ObjectInfo]:
+    """The listing of every requested dataset for the months its days touch, by key."""
     listing: dict[str, ObjectInfo] = {}
-    for dataset in (MINUTE, DAY):
-        for prefix in month_prefixes(asset, dataset, days):
-            for obj in source.list(prefix):
-                listing[obj.key] = obj
+    for g in groups:
+        for ds in g.datasets:
+            for prefix in ds.month_prefixes(g.days):
+                for obj in source.list(prefix):
+                    listing[obj.key] = obj
     return listing
 
 
-def recover_result(parquet_root: str, asset: str, d: dt.date, minute: ObjectInfo | None, day: ObjectInfo | None,
-                   scope: frozenset[str] | None) -> DayResult | None:
-    """A finished but uncommitted day, rebuilt from its metrics partition, if it matches the listing.
-
-    Only flat-file days whose recorded ETags equal the listed ones qualify.
-    """
-    if minute is None or day is None:
-        return None
-    found = recovery.read_record(partitions.partition_path(parquet_root, asset, partitions.METRICS, d))
-    if found is None:
-        return None
-    frame, record = found
-    result = DayResult.from_record(d, frame.drop("source"), record)
-    if result is None:
-        return None
-    etags = {e.key: e.etag for e in result.ledger}
-    if etags.get(minute.key) != minute.etag or etags.get(day.key) != day.etag:
-        return None
-    return result.scoped(scope)
-
-
-def make_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo], con,
-              rest_scope: dict[dt.date, frozenset[str]] | None = None) -> Plan:
-    """Decide per session: load (and from where), skip (already loaded), or fail now (no file, no REST).
-
-    ``rest_scope`` gives, per date, the symbols whose minute bars may come from REST
-    (default: ``settings.symbols``).
-    """
-    plan = Plan(days=list(days))
-    keys = [object_key(settings.asset, ds, d) for d in days for ds in (MINUTE, DAY)]
-    ledger = journal.read_ledger(con, keys)
-    status = journal.read_day_status(con, min(days), max(days)) if days else {}
-    rest_ok = settings.use_rest and bool(settings.api_key)
-    for d in days:
-        mk, dk = object_key(settings.asset, MINUTE, d), object_key(settings.asset, DAY, d)
-        m, dy = listing.get(mk), listing.get(dk)
-        state = status.get(d)
-        covered = state is not None and scope_covers(state[2], settings.symbols)
-        if not settings.force and state and state[0] in ("flatfile", "rest") and covered:
-            if _unchanged(ledger.get(mk), m) and _unchanged(ledger.get(dk), dy):
-                why = "already loaded, same ETag" if state[0] == "flatfile" else \
-                    "loaded from REST; flat file still missing"
-                plan.skipped.append((d, why))
-                continue
-        if (m is None or dy is None) and not rest_ok:
-            missing = mk if m is None else dk
-            hint = ("set MASSIVE_API_KEY to fill it from REST, or rerun after the vendor publishes it "
-                    "(about 11:00 ET the next day)") if settings.use_rest else \
-                "rerun after the vendor publishes it (about 11:00 ET the next day), or drop --no-rest"
-            plan.failed.append(DayFailure(d, missing, "no flat file in the bucket", True, hint))
-            continue
-        if not settings.force:
-            recovered = recover_result(str(settings.parquet_dir), settings.asset, d, m, dy, settings.symbols)
-            if recovered is not None:
-                plan.recovered.append(recovered)
-                continue
-        replaced = [p for p in (partitions.partition_path(settings.parquet_dir, settings.asset, ds, d)
-                                for ds in (partitions.MINUTE_BARS, partitions.METRICS)) if p.exists()]
-        rest_symbols = rest_scope.get(d) if rest_scope is not None else settings.symbols
-        plan.tasks.append(DayTask(d, mk, dk, m, dy, settings.symbols, rest_symbols, calendar.session_bounds(d)))
-        plan.replaces.extend(str(p) for p in replaced)
-    return plan
+def with_unexpected_files(group: FamilyDays, listing: dict[str, ObjectInfo], start: dt.date,
+                          end: dt.date) -> FamilyDays:
+    """Add the days in ``[start, end]`` the listing has a file for though the calendar expects none (indices)."""
+    if not group.family.calendar.loads_unexpected:
+        return group
+    extra = set()
+    for ds in group.datasets:
+        for key in listing:
+            if key.startswith(ds.folder + "/"):
+                d = dt.date.fromisoformat(key.rsplit("/", 1)[-1][:10])
+                if start <= d <= end:
+                    extra.add(d)
+    return FamilyDays(group.family, group.datasets, tuple(sorted(set(group.days) | extra)))
 
 
 def _unchanged(entry: LedgerEntry | None, obj: ObjectInfo | None) -> bool:
@@ -102,18 +75,163 @@ def _unchanged(entry: LedgerEntry | None, obj: ObjectInfo | None) -> bool:
     return entry.status == "loaded" and entry.etag == obj.etag
 
 
-def dry_plan(days: Sequence[dt.date], settings: Settings, listing: dict[str, ObjectInfo],
+@dataclass
+class _Context:
+    settings: Settings
+    listing: dict[str, ObjectInfo]
+    ledger: dict[str, LedgerEntry]
+    status: dict[tuple[str, dt.date], tuple[str, str | None, str]]
+    history: dict[str, list[tuple[dt.date, int]]]
+    rest_scope: dict[dt.date, frozenset[str]] | None
+    #: the latest days of each family: a file missing there may simply not be published yet
+    recent: dict[str, set[dt.date]]
+
+    @property
+    def rest_ok(self) -> bool:
+        return self.settings.use_rest and bool(self.settings.api_key)
+
+
+def make_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str, ObjectInfo], con,
+              rest_scope: dict[dt.date, frozenset[str]] | None = None) -> Plan:
+    """Decide per family and day: load (and from where), skip (already loaded), or fail now (no file, no REST).
+
+    ``rest_scope`` gives, per date, the symbols whose minute bars may come from REST
+    (default: ``settings.symbols``).
+    """
+    plan = Plan(days=sorted({d for g in groups for d in g.days}))
+    names = [ds.name for g in groups for ds in g.datasets]
+    all_days = [d for g in groups for d in g.days]
+    ctx = _Context(settings, listing,
+                   journal.read_ledger(con, [ds.key(d) for g in groups for ds in g.datasets for d in g.days]),
+                   journal.read_day_status(con, names, min(all_days), max(all_days)) if all_days else {},
+                   journal.clean_rows(con, names, max(all_days)) if all_days else {}, rest_scope,
+                   {g.family.name: _recent(g.family) for g in groups})
+    for g in groups:
+        for d in g.days:
+            _plan_day(plan, ctx, g, d)
+    return plan
+
+
+def _recent(family: Family) -> set[dt.date]:
+    latest = family.calendar.latest_complete()
+    return set(family.calendar.previous(latest, 1)) | {latest}
+
+
+def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
+    s = ctx.settings
+    keep = s.underlyings if g.family.row_filter == "underlyings" else None
+    scope = s.symbols if g.journal else keep
+    todo = [ds for ds in g.datasets if s.force or not _done(ctx, ds, d, scope)]
+    if g.journal and todo:
+        todo = list(g.datasets)  # the journal needs both files: reload the pair together
+    if not todo:
+        states = {ctx.status[(ds.name, d)][0] for ds in g.datasets}
+        plan.skipped.append((d, "already loaded, same ETag" if states == {"flatfile"}
+                             else "loaded from REST; flat file still missing"))
+        return
+    expected = g.family.calendar.expects(d)
+    files, failures = [], []
+    for ds in todo:
+        key, obj = ds.key(d), ctx.listing.get(ds.key(d))
+        if obj is None and not expected:
+            continue  # a day without a session: only files that exist are loaded (index holiday files)
+        if obj is None and not (ds.rest and ctx.rest_ok):
+            failures.append(_missing(ctx, g.family, ds, d, key))
+            continue
+        files.append(FileTask(ds.name, key, obj))
+    if failures and g.journal:  # the other file of the pair cannot make a journal alone
+        f = failures[0]
+        plan.failed.append(DayFailure(d, f.key, f.message, f.transient, f.hint, tuple(x.name for x in todo)))
+        return
+    plan.failed.extend(failures)
+    if not files:
+        return
+    rest_symbols = ctx.rest_scope.get(d) if ctx.rest_scope is not None else s.symbols
+    task = Task(d, g.family.name, tuple(files), g.family.calendar.bounds(d), g.journal, s.symbols if g.journal
+                else None, rest_symbols, keep, _expected_rows(ctx, g, d, files, expected))
+    recovered = None if s.force else recover(s, task)
+    if recovered is not None:
+        plan.recovered.append(recovered)
+        return
+    plan.tasks.append(task)
+    folders = [f.dataset for f in files] + ([partitions.METRICS] if g.journal else [])
+    plan.replaces.extend(str(p) for p in (partitions.partition_path(s.parquet_dir, f, d) for f in folders)
+                         if p.exists())
+
+
+def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: frozenset[str] | None) -> bool:
+    state = ctx.status.get((ds.name, d))
+    if state is None or state[0] not in ("flatfile", "rest") or not scope_covers(state[2], scope):
+        return False  # failed or suspect days are loaded again
+    return _unchanged(ctx.ledger.get(ds.key(d)), ctx.listing.get(ds.key(d)))
+
+
+def _missing(ctx: _Context, family: Family, ds: Dataset, d: dt.date, key: str) -> DayFailure:
+    """The failure for a file the listing lacks, with a next step that fits its age and its source."""
+    where = "the mirror" if ctx.settings.mirror is not None else "the bucket"
+    if d in ctx.recent[family.name]:
+        hint = "rerun after the vendor publishes it (about 11:00 ET the next day)"
+    elif ctx.settings.mirror is not None:
+        hint = "copy it into the mirror from the bucket, or load from S3 (drop --mirror)"
+    else:
+        hint = "the vendor has no file for this day; `flatload datasets --remote` shows what the bucket holds"
+    if ds.rest:
+        hint = ("set MASSIVE_API_KEY to fill it from REST, or " if ctx.settings.use_rest
+                else "drop --no-rest to fill it from REST, or ") + hint
+    return DayFailure(d, key, f"no flat file in {where}", True, hint, (ds.name,))
+
+
+def _expected_rows(ctx: _Context, g: FamilyDays, d: dt.date, files: list[FileTask],
+                   expected: bool) -> tuple[tuple[str, int], ...]:
+    """Per file, the median rows of the trailing clean days (none on partial days, or without history)."""
+    if not expected or g.family.calendar.partial(d):
+        return ()
+    out = []
+    for f in files:
+        prior = [n for day, n in ctx.history.get(f.dataset, []) if day < d][-TRAILING:]
+        if len(prior) >= 3:
+            out.append((f.dataset, int(statistics.median(prior))))
+    return tuple(out)
+
+
+def recover(settings: Settings, task: Task) -> TaskResult | None:
+    """A finished but uncommitted day, rebuilt from its record, if its ETags match the listing."""
+    if any(f.obj is None for f in task.files):
+        return None
+    record = recovery.read_record(settings.parquet_dir, task.family, task.date)
+    if record is None:
+        return None
+    metrics = None
+    if task.journal:
+        path = partitions.partition_path(settings.parquet_dir, partitions.METRICS, task.date)
+        if not path.exists():
+            return None
+        metrics = pl.read_parquet(path)
+    result = TaskResult.from_record(task.date, record, metrics)
+    if result is None:
+        return None
+    etags = {e.key: e.etag for e in result.ledger}
+    if any(etags.get(f.key) != f.obj.etag for f in task.files if f.obj is not None):
+        return None
+    if set(result.sources) != {f.dataset for f in task.files}:
+        return None
+    return result.scoped(task.scope)
+
+
+def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str, ObjectInfo],
              rest_scope: dict[dt.date, frozenset[str]] | None) -> Plan:
     """The plan against a read-only journal (or an empty one in memory): a dry run writes nothing."""
     import duckdb
+
+    from ..store import db
 
     if settings.journal_path.exists():
         con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
     else:
         con = duckdb.connect(":memory:")
         db.set_root(con, settings.data_dir)
-        db.apply_schema(con, settings.data_dir, settings.asset)
+        db.apply_schema(con, settings.data_dir, migrations=False)
     try:
-        return make_plan(days, settings, listing, con, rest_scope)
+        return make_plan(groups, settings, listing, con, rest_scope)
     finally:
         con.close()

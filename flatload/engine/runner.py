@@ -16,18 +16,22 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..errors import FlatloadError, StorageError
+from ..errors import FlatloadError, NotEntitled, StorageError
 from ..settings import Settings
 from ..store import partitions
 from ..store.runlog import RunLog
-from ..tasks.aggs import process_day
-from ..tasks.model import DayResult, DayTask
+from ..tasks.aggs import process_task
+from ..tasks.model import Task, TaskResult
 from .commit import Committer
 from .executors import make_pool
-from .progress import Reporter
+from .progress import Progress, Reporter
 from .summary import DayFailure, LoadSummary, Plan
 
 log = logging.getLogger("flatload")
+
+def _names(task: Task) -> tuple[str, ...]:
+    return tuple(f.dataset for f in task.files)
+
 
 #: commit at least this often (seconds) so a long load makes steady, resumable progress
 COMMIT_EVERY = 5.0
@@ -95,9 +99,13 @@ class Runner:
     worker_died: bool = False
     #: a failure that stops the whole run (a full disk): no point in starting more days
     stop: StorageError | None = None
-    tasks: deque[DayTask] = field(init=False)
-    inflight: dict[Future, DayTask] = field(init=False)
+    tasks: deque[Task] = field(init=False)
+    inflight: dict[Future, Task] = field(init=False)
     stopper: Stopper = field(init=False)
+    progress: Progress = field(init=False)
+    #: families whose files answer 403: their remaining days fail at once, without a request each
+    refused: dict[str, DayFailure] = field(default_factory=dict)
+    last_beat: float = 0.0
 
     def __post_init__(self) -> None:
         self.committer = Committer(self.settings, self.summary, self.runlog)
@@ -111,9 +119,12 @@ class Runner:
         c.pending_fail.extend(self.plan.failed)
         # days finished by an earlier run that could not commit them: commit without fetching
         c.pending.extend(self.plan.recovered)
-        total_bytes = sum((t.minute.size if t.minute else 0) + (t.day.size if t.day else 0) for t in self.tasks)
-        self.reporter.start(len(self.tasks), total_bytes)
-        self.runlog.write(summary.to_dict(), state="running")
+        total_bytes = sum(t.nbytes for t in self.tasks)
+        pre_failed = self.plan.units - len(self.tasks) - len(self.plan.recovered)
+        self.progress = Progress(self.plan.units, total_bytes, len(self.plan.recovered), pre_failed)
+        c.state = self._state
+        self.reporter.start(self.plan.units, total_bytes, len(self.plan.recovered), pre_failed)
+        self._beat(force=True)
         self.stopper = Stopper(self.reporter, lambda: len(self.inflight))
         with self.stopper.installed(handle_signals):
             c.got = self.stopper.got
@@ -136,6 +147,7 @@ class Runner:
                 done, _ = wait(list(self.inflight), timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in done:
                     self._collect(self.inflight.pop(fut), fut)
+                self._beat()
                 if self.stopper.aborting:
                     self._abort(pool)
                     break
@@ -149,9 +161,13 @@ class Runner:
         while (self.tasks and not self.stopper.got and self.stop is None
                and len(self.inflight) < self.settings.workers + 1):
             task = self.tasks[0]
+            if task.family in self.refused:
+                self._refuse(self.tasks.popleft())
+                continue
+            self.progress.begin(task.family, task.date)
             self.stopper.interrupt_inline = getattr(pool, "inline", False)
             try:
-                fut = pool.submit(process_day, task)
+                fut = pool.submit(process_task, task)
             except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
                 return exc
             except KeyboardInterrupt:  # a second signal while the day ran inline: it is dropped
@@ -161,6 +177,24 @@ class Runner:
                 self.stopper.interrupt_inline = False
             self.inflight[fut] = self.tasks.popleft()
         return None
+
+    def _refuse(self, task: Task) -> None:
+        """A day of a family that answered 403: failed like the first, without asking again."""
+        first = self.refused[task.family]
+        failure = DayFailure(task.date, task.key, first.message, False, first.hint, _names(task))
+        self.committer.pending_fail.append(failure)
+        self.progress.end(task.family, task.date, failed=True)
+        self.reporter.advance(task.date, 0, 0, failure.line())
+
+    def _beat(self, force: bool = False) -> None:
+        """Rewrite the run file with live progress at most once a second (status is never more stale)."""
+        now = time.monotonic()
+        if force or now - self.last_beat >= 1.0:
+            self.last_beat = now
+            self.runlog.write(self._state(), state="running")
+
+    def _state(self) -> dict:
+        return {**self.summary.to_dict(), "progress": self.progress.snapshot()}
 
     def _abort(self, pool: Executor) -> None:
         """A second signal: kill the workers; their days are dropped (the next run loads them)."""
@@ -184,8 +218,8 @@ class Runner:
         elif self.tasks:  # the pool broke: what was never started is not loaded either
             for t in self.tasks:
                 c.pending_fail.append(DayFailure(
-                    t.date, t.minute_key, f"not started: a worker process died ({broken})", True,
-                    "rerun the same command; if a worker dies again, lower --workers"))
+                    t.date, t.key, f"not started: a worker process died ({broken})", True,
+                    "rerun the same command; if a worker dies again, lower --workers", _names(t)))
 
     def _end(self, got: list[int]) -> None:
         summary, c = self.summary, self.committer
@@ -195,7 +229,7 @@ class Runner:
         except StorageError as exc:  # the journal cannot take the commit (disk full): finished days stay in Parquet
             self.reporter.close()
             summary.stopped_by, summary.stop_code = exc.one_line(), exc.exit_code
-            self.runlog.write(summary.to_dict(), state="failed")
+            self.runlog.write(self._state(), state="failed")
             raise
         self.reporter.close()
         if locked is not None and got:
@@ -205,19 +239,20 @@ class Runner:
             n = len(c.pending)
             summary.warnings.append(f"{locked.message}: {n} finished day(s) not committed; their Parquet "
                                     "partitions are kept and the next run commits them without refetching")
-            self.runlog.write(summary.to_dict(), state=summary.outcome)
+            self.runlog.write(self._state(), state=summary.outcome)
             return  # the journal still says 'running': the next start records the run as killed
         outcome = summary.outcome if locked is None else "locked"
-        self.runlog.write(summary.to_dict(), state=outcome)
+        self.runlog.write(self._state(), state=outcome)
         if locked is not None:
             raise locked
         c.finish(outcome)
 
-    def _collect(self, task: DayTask, fut: Future) -> None:
+    def _collect(self, task: Task, fut: Future) -> None:
         exc = fut.exception()
         if exc is None:
-            result: DayResult = fut.result()
+            result: TaskResult = fut.result()
             self.committer.pending.append(result)
+            self.progress.end(task.family, task.date, result.rows, result.nbytes)
             self.reporter.advance(task.date, result.rows, result.nbytes)
             self.summary.warnings.extend(result.warnings)
             return
@@ -227,17 +262,21 @@ class Runner:
                 # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
                 # was still starting): the day is dropped, not failed; the next run loads it
                 self.dropped.append(task.date)
+                self.progress.end(task.family, task.date)
                 return
-            failure = DayFailure(task.date, task.minute_key, f"a worker process died while loading this day ({exc})",
+            failure = DayFailure(task.date, task.key, f"a worker process died while loading this day ({exc})",
                                  True, "rerun the same command; if a worker dies again (out of memory?), "
-                                       "lower --workers")
+                                       "lower --workers", _names(task))
         elif isinstance(exc, FlatloadError):
-            failure = DayFailure(task.date, exc.key or task.minute_key, exc.message, exc.transient, exc.hint)
+            failure = DayFailure(task.date, exc.key or task.key, exc.message, exc.transient, exc.hint, _names(task))
             if isinstance(exc, StorageError) and self.stop is None:
                 self.stop = exc
         else:  # a bug, not bad input: keep the type and the traceback (shown by --verbose) so it can be reported
             log.debug("loading %s failed", task.date, exc_info=exc)
-            failure = DayFailure(task.date, task.minute_key, f"unexpected {type(exc).__name__}: {exc}", False,
-                                 "a bug: report it with the traceback that --verbose shows")
+            failure = DayFailure(task.date, task.key, f"unexpected {type(exc).__name__}: {exc}", False,
+                                 "a bug: report it with the traceback that --verbose shows", _names(task))
+        if isinstance(exc, NotEntitled):
+            self.refused.setdefault(task.family, failure)
         self.committer.pending_fail.append(failure)
+        self.progress.end(task.family, task.date, failed=True)
         self.reporter.advance(task.date, 0, 0, failure.line())

@@ -33,6 +33,12 @@ class MirrorSource:
             out.append(ObjectInfo(path.relative_to(self.root).as_posix(), etag, st.st_size, modified))
         return out
 
+    def folders(self, prefix: str = "") -> list[str]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        return sorted(f"{prefix}{p.name}/" for p in base.iterdir() if p.is_dir())
+
     def get(self, key: str) -> bytes:
         path = self.root / key
         try:

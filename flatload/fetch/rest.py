@@ -29,9 +29,9 @@ from ..errors import ConfigError, EndpointUnreachable, FetchError, NotEntitled, 
 
 log = logging.getLogger(__name__)
 
-#: The flat-file schema both fetchers return (column order matters).
+#: The flat-file schema both fetchers return (column order matters); volume stays exact (fractional shares).
 SCHEMA: dict[str, Any] = {
-    "ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
+    "ticker": pl.String, "volume": pl.Float64, "open": pl.Float64, "close": pl.Float64,
     "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64,
 }
 # Raw REST field types; "T" only appears in grouped daily results.
@@ -57,15 +57,15 @@ def empty_frame() -> pl.DataFrame:
 
 
 def _to_frame(results: list[dict[str, Any]], ticker: str | None) -> pl.DataFrame:
-    """Convert REST result rows to the flat-file schema (ms -> ns, volume rounded)."""
+    """Convert REST result rows to the flat-file schema (ms -> ns)."""
     if not results:
         return empty_frame()
     raw = pl.DataFrame(results, schema=_RAW)  # keys absent from a row become null
     tick = pl.lit(ticker, dtype=pl.String) if ticker is not None else pl.col("T")
     return raw.select(
         tick.alias("ticker"),
-        # Fractional volume has been seen on the REST API; flat files hold integers.
-        pl.col("v").round(0, mode="half_away_from_zero").cast(pl.Int64).alias("volume"),
+        # fractional volume is real since 2026-02-23 (fractional shares on the SIP): kept exact
+        pl.col("v").alias("volume"),
         pl.col("o").alias("open"), pl.col("c").alias("close"),
         pl.col("h").alias("high"), pl.col("l").alias("low"),
         (pl.col("t") * 1_000_000).alias("window_start"),

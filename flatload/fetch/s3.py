@@ -80,6 +80,15 @@ class S3Source:
                                           obj["LastModified"].isoformat()))
         return out
 
+    def folders(self, prefix: str = "") -> list[str]:
+        """The folders directly under ``prefix`` (a listing with Delimiter '/'; not filtered by plan)."""
+        out: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        with self._errors(prefix or self.bucket, "listing", "rerun later"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                out.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
+        return sorted(out)
+
     def get(self, key: str) -> bytes:
         """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable.
 

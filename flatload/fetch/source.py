@@ -26,3 +26,6 @@ class Source(Protocol):
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises ObjectMissing, NotEntitled, FetchError, EndpointUnreachable."""
+
+    def folders(self, prefix: str = "") -> list[str]:
+        """The folders directly under ``prefix`` (``"us_stocks_sip/"``, ...): what the bucket really holds."""

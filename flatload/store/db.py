@@ -9,7 +9,6 @@ or moved store therefore reads its own partitions and never another store's.
 """
 from __future__ import annotations
 
-import glob as globmod
 import os
 import re
 import struct
@@ -155,21 +154,21 @@ def _statements() -> Iterator[str]:
                 yield body
 
 
-_PARQUET_GLOB = re.compile(r"read_parquet\(\{root\} \|\| '([^']+)'")
+def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, *, migrations: bool = True) -> list[str]:
+    """Tables and journal views from sql/*.sql (each idempotent), migrations, then the dataset views.
 
-
-def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, asset: str) -> None:
-    """Run every statement of sql/*.sql in file order (each is idempotent).
-
-    A view over a Parquet glob that matches nothing fails to bind, so such a view
-    is created by the first run that has written its files.
+    Returns what the migrations did (nothing on a current store). Migrations move files: run
+    them only while holding the data directory's lock. A view over a dataset's partitions is
+    made once that dataset has files: a glob that matches nothing cannot be bound.
     """
+    from . import migrate, views
+
     for body in _statements():
-        pattern = _PARQUET_GLOB.search(body)
-        if pattern and next(globmod.iglob(str(Path(data_dir)) + pattern.group(1).replace("{asset}", asset)),
-                            None) is None:
-            continue
-        con.execute(body.replace("{root}", ROOT_EXPR).replace("{asset}", asset))
+        con.execute(body)
+    done = migrate.migrate(con, Path(data_dir) / "parquet") if migrations else []
+    for body in views.view_statements(Path(data_dir) / "parquet", ROOT_EXPR):
+        con.execute(body)
+    return done
 
 
 @contextmanager

@@ -79,11 +79,11 @@ def write_rejects(con: duckdb.DuckDBPyConnection, trade_date: dt.date, keys: lis
             con.unregister("_rejects")
 
 
-def set_day_status(con: duckdb.DuckDBPyConnection, trade_date: dt.date, status: str, detail: str | None,
-                   symbols: int, scope: str, run_id: str) -> None:
-    """Record where a session stands (flatfile / rest / failed)."""
-    con.execute("INSERT OR REPLACE INTO day_status VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [trade_date, status, detail, symbols, scope, run_id, _now()])
+def set_day_status(con: duckdb.DuckDBPyConnection, dataset: str, trade_date: dt.date, status: str,
+                   detail: str | None, symbols: int, scope: str, run_id: str) -> None:
+    """Record where a day of a dataset stands (flatfile / rest / suspect / failed)."""
+    con.execute("INSERT OR REPLACE INTO day_status VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [dataset, trade_date, status, detail, symbols, scope, run_id, _now()])
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -97,11 +97,25 @@ def read_ledger(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str
     return {r[0]: LedgerEntry(*r) for r in rows}
 
 
-def read_day_status(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[dt.date, tuple[str, str | None, str]]:
-    """``{date: (status, detail, scope)}`` for sessions in ``[start, end]``."""
-    rows = con.execute("SELECT trade_date, status, detail, scope FROM day_status WHERE trade_date BETWEEN ? AND ?",
-                       [start, end]).fetchall()
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+def read_day_status(con: duckdb.DuckDBPyConnection, datasets: Iterable[str], start: dt.date,
+                    end: dt.date) -> dict[tuple[str, dt.date], tuple[str, str | None, str]]:
+    """``{(dataset, date): (status, detail, scope)}`` for ``datasets`` in ``[start, end]``."""
+    rows = con.execute("SELECT dataset, trade_date, status, detail, scope FROM day_status "
+                       "WHERE dataset IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?",
+                       [list(datasets), start, end]).fetchall()
+    return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
+
+def clean_rows(con: duckdb.DuckDBPyConnection, datasets: Iterable[str], end: dt.date) -> dict[str, list[tuple[dt.date, int]]]:
+    """Per dataset, ``(date, rows)`` of every day up to ``end`` loaded cleanly from a flat file, oldest first."""
+    rows = con.execute(
+        "SELECT l.dataset, l.trade_date, l.rows FROM ledger l JOIN day_status s USING (dataset, trade_date) "
+        "WHERE l.dataset IN (SELECT unnest(?)) AND l.trade_date <= ? AND l.status = 'loaded' "
+        "AND s.status = 'flatfile' AND l.rows > 0 ORDER BY l.trade_date", [list(datasets), end]).fetchall()
+    out: dict[str, list[tuple[dt.date, int]]] = {}
+    for ds, d, n in rows:
+        out.setdefault(ds, []).append((d, int(n)))
+    return out
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, arguments: dict, pid: int) -> None:
@@ -142,25 +156,43 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
     return [(r[0], r[1]) for r in rows]
 
 
-def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.DataFrame, source: str,
-               ledger: list[LedgerEntry], rejects: pl.DataFrame, run_id: str) -> None:
-    """One transaction: the day's journal rows, its rejects, its ledger entries and its status."""
-    scope = ledger[0].scope if ledger else "*"
-    scope_set = None if scope == "*" else frozenset(scope.split(","))
+def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list[LedgerEntry],
+               rejects: pl.DataFrame, statuses: dict[str, tuple[str, str | None]], run_id: str, *,
+               metrics: pl.DataFrame | None = None, source: str = "flatfile",
+               scope: frozenset[str] | None = None) -> None:
+    """One transaction: a day's journal rows (stocks), rejects, ledger entries and per-dataset status."""
+    scope_text = ledger[0].scope if ledger else "*"
+    symbols = metrics.height if metrics is not None else 0
     with transaction(con):
-        upsert_day(con, trade_date, metrics, source, scope_set)
+        if metrics is not None:
+            upsert_day(con, trade_date, metrics, source, scope)
         write_rejects(con, trade_date, [e.key for e in ledger], rejects, run_id)
         write_ledger(con, ledger, run_id)
-        set_day_status(con, trade_date, source, None, metrics.height, scope, run_id)
+        for dataset, (status, detail) in statuses.items():
+            set_day_status(con, dataset, trade_date, status, detail, symbols, scope_text, run_id)
 
 
-def commit_failure(con: duckdb.DuckDBPyConnection, trade_date: dt.date, key: str, dataset: str, message: str,
-                   scope: str, run_id: str) -> None:
-    """Record a failed object; the day is marked failed unless an earlier run loaded it."""
-    entry = LedgerEntry(key, dataset, trade_date, None, None, None, 0, 0, 0, "failed", message, scope)
+def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],
+                    days: list[tuple[str, dt.date, str, str]], run_id: str) -> None:
+    """Record failed objects (``entries``) and failed days ``(dataset, date, message, scope)``, in one transaction.
+
+    A day is marked failed unless an earlier run loaded it: it keeps its rows and status, and
+    the failure stays visible in the ledger.
+    """
+    if not entries and not days:
+        return
+    frame = pl.DataFrame({"dataset": [f[0] for f in days], "trade_date": [f[1] for f in days]},
+                         schema={"dataset": pl.String, "trade_date": pl.Date})
     with transaction(con):
-        write_ledger(con, [entry], run_id)
-        current = read_day_status(con, trade_date, trade_date).get(trade_date)
-        # a day loaded earlier keeps its rows and status; the failure stays visible in the ledger
-        if current is None or current[0] == "failed":
-            set_day_status(con, trade_date, "failed", message, 0, scope, run_id)
+        write_ledger(con, entries, run_id)
+        con.register("_failed_days", frame.to_arrow())
+        try:
+            loaded = {(r[0], r[1]) for r in con.execute(
+                "SELECT s.dataset, s.trade_date FROM day_status s JOIN _failed_days f USING (dataset, trade_date) "
+                "WHERE s.status <> 'failed'").fetchall()}
+        finally:
+            con.unregister("_failed_days")
+        now = _now()
+        rows = [(ds, d, "failed", msg, 0, scope, run_id, now) for ds, d, msg, scope in days if (ds, d) not in loaded]
+        if rows:
+            con.executemany("INSERT OR REPLACE INTO day_status VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

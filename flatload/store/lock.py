@@ -37,8 +37,28 @@ def is_locked(data_dir: Path) -> bool:
         return False
 
 
+class Held:
+    """The lock of a run in progress; :meth:`note` adds what others may read about it (the run id)."""
+
+    def __init__(self, fh, info: dict) -> None:
+        self.fh = fh
+        self.info = info
+        self._write()
+
+    def note(self, **fields: object) -> None:
+        """Add ``fields`` to what the lock file says about this run."""
+        self.info.update(fields)
+        self._write()
+
+    def _write(self) -> None:
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(json.dumps(self.info))
+        self.fh.flush()
+
+
 @contextmanager
-def run_lock(data_dir: Path, command: str) -> Iterator[None]:
+def run_lock(data_dir: Path, command: str) -> Iterator[Held]:
     """Hold the data directory for this run, or raise AlreadyRunning at once, touching nothing."""
     path = Path(data_dir) / LOCK_NAME
     try:
@@ -54,11 +74,7 @@ def run_lock(data_dir: Path, command: str) -> Iterator[None]:
             who = f"PID {holder.get('pid', '?')} ({holder.get('command', '?')}, started {holder.get('started', '?')})"
             raise AlreadyRunning(f"another flatload run holds {data_dir}: {who}",
                                  hint="wait for it to finish (flatload status shows its progress)") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "command": command,
-                             "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}))
-        fh.flush()
-        yield
+        yield Held(fh, {"pid": os.getpid(), "command": command,
+                        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
     finally:
         fh.close()  # closing releases the flock

@@ -1,8 +1,10 @@
-"""Parquet partitions, one file per (dataset, date), replaced atomically.
+"""Parquet partitions, one file per (dataset, date), replaced atomically: the only module that knows paths.
 
-A partition is written to a hidden temp file in its own directory, fsynced, then
-renamed over the old file: a reader sees the old file or the new one, never a
-mix or half a file. Temp files left by a killed run are removed by the next run.
+``parquet/<family>/<kind>/date=YYYY-MM-DD/part-0.parquet`` (hive layout for DuckDB and
+Polars); the stocks journal's rows of a day live in ``parquet/stocks/metrics/``. A
+partition is written to a hidden temp file in its own directory, fsynced, then
+renamed over the old file: a reader sees the old file or the new one, never a mix
+or half a file. Temp files left by a killed run are removed by the next run.
 """
 from __future__ import annotations
 
@@ -15,21 +17,31 @@ import polars as pl
 
 from .fs import storage_error
 
-MINUTE_BARS = "minute_aggs"
-DAY_BARS = "day_aggs"
-METRICS = "metrics"
+#: the partition folder of the stocks journal's daily rows (they rebuild the journal)
+METRICS = "stocks/metrics"
 PART_NAME = "part-0.parquet"
 _TMP_MARK = ".tmp-"
 
 
-def partition_dir(root: Path, asset: str, dataset: str, d: dt.date) -> Path:
-    """``root/us_stocks_sip/minute_aggs/date=2024-03-11`` (hive layout for DuckDB and Polars)."""
-    return Path(root) / asset / dataset / f"date={d:%Y-%m-%d}"
+def partition_dir(root: Path | str, folder: str, d: dt.date) -> Path:
+    """``root/stocks/minute_aggs/date=2024-03-11`` for the dataset (or derived table) ``folder``."""
+    return Path(root) / folder / f"date={d:%Y-%m-%d}"
 
 
-def partition_path(root: Path, asset: str, dataset: str, d: dt.date) -> Path:
+def partition_path(root: Path | str, folder: str, d: dt.date) -> Path:
     """The one Parquet file of a partition."""
-    return partition_dir(root, asset, dataset, d) / PART_NAME
+    return partition_dir(root, folder, d) / PART_NAME
+
+
+def glob(folder: str) -> str:
+    """Every partition file of ``folder``, relative to the parquet root (for views and scans)."""
+    return f"{folder}/*/*.parquet"
+
+
+def has_files(root: Path | str, folder: str) -> bool:
+    """True once at least one partition of ``folder`` exists."""
+    base = Path(root) / folder
+    return base.is_dir() and next(base.glob("date=*/*.parquet"), None) is not None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -74,19 +86,19 @@ def clean_temp(root: Path) -> int:
     return removed
 
 
-def is_sorted_by_ticker_time(frame: pl.DataFrame) -> bool:
-    """True when rows are ordered by ticker, then window_start (vendor files usually are)."""
+def is_sorted_by_ticker_time(frame: pl.DataFrame, time_column: str = "window_start") -> bool:
+    """True when rows are ordered by ticker, then time (vendor files usually are)."""
     if frame.height < 2:
         return True
-    t, ws = pl.col("ticker"), pl.col("window_start")
+    t, ws = pl.col("ticker"), pl.col(time_column)
     ok = frame.select(
         ((t > t.shift()) | ((t == t.shift()) & (ws >= ws.shift()))).fill_null(True).all()
     ).item()
     return bool(ok)
 
 
-def bars_table(frame: pl.DataFrame) -> pl.DataFrame:
-    """A bars partition's shape (minute or day): window_start as a UTC timestamp, sorted by ticker then time."""
-    if not is_sorted_by_ticker_time(frame):
-        frame = frame.sort("ticker", "window_start")
-    return frame.with_columns(pl.col("window_start").cast(pl.Datetime("ns", "UTC")))
+def bars_table(frame: pl.DataFrame, time_column: str = "window_start") -> pl.DataFrame:
+    """A bars partition's shape: the time as a UTC timestamp, sorted by ticker then time."""
+    if not is_sorted_by_ticker_time(frame, time_column):
+        frame = frame.sort("ticker", time_column)
+    return frame.with_columns(pl.col(time_column).cast(pl.Datetime("ns", "UTC")))

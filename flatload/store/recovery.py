@@ -1,34 +1,54 @@
-"""The crash-recovery record: what a day's commit needs, kept inside its last-written partition.
+"""The crash-recovery record: what a day's commit needs, written once its partitions are in place.
 
-A worker writes the record as Parquet key-value metadata of the partition it writes
-last. If the commit then never happens (journal locked, kill -9), the next run finds
-the record and commits from it instead of fetching the day again.
+A worker writes ``parquet/<family>/_commit/date=YYYY-MM-DD.json`` after the day's
+partitions (each atomic). If the commit then never happens (journal locked, kill -9),
+the next run finds the record and commits from it, with the journal rows read back
+from the metrics partition, instead of fetching the day again. The committer removes
+the record once the day is committed; one left over is harmless (the ledger then
+already holds its ETags).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 from pathlib import Path
 
-import polars as pl
-
-from . import partitions
-
-RECORD_KEY = "flatload_commit"
+from .fs import storage_error
 
 
-def write_with_record(frame: pl.DataFrame, path: Path, record: dict) -> int:
-    """Write ``frame`` atomically to ``path`` with ``record`` (JSON-serializable) in its metadata."""
-    return partitions.write_atomic(frame, path, metadata={RECORD_KEY: json.dumps(record)})
+def record_path(root: Path | str, family: str, d: dt.date) -> Path:
+    """Where the record of ``family``'s day ``d`` lives."""
+    return Path(root) / family / "_commit" / f"date={d:%Y-%m-%d}.json"
 
 
-def read_record(path: Path) -> tuple[pl.DataFrame, dict] | None:
-    """The frame and record of a partition written by :func:`write_with_record`, or None."""
-    if not path.exists():
-        return None
+def write_record(root: Path | str, family: str, d: dt.date, record: dict) -> None:
+    """Write the record atomically (temp file, fsync, rename)."""
+    path = record_path(root, family, d)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        record = json.loads(pl.read_parquet_metadata(path).get(RECORD_KEY, "null"))
-        if not record:
-            return None
-        return pl.read_parquet(path), record
-    except (OSError, ValueError, pl.exceptions.PolarsError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w") as fh:
+            json.dump(record, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise (storage_error(exc, path, "write a recovery record") or exc) from None
+
+
+def read_record(root: Path | str, family: str, d: dt.date) -> dict | None:
+    """The record of ``family``'s day ``d``, or None (absent or unreadable)."""
+    try:
+        return json.loads(record_path(root, family, d).read_text())
+    except (OSError, ValueError):
         return None
+
+
+def remove_record(root: Path | str, family: str, d: dt.date) -> None:
+    """Forget the record of a committed day (best effort: a leftover one is harmless)."""
+    try:
+        record_path(root, family, d).unlink(missing_ok=True)
+    except OSError:
+        pass

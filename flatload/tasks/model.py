@@ -1,4 +1,9 @@
-"""What the engine hands a worker (a task) and what comes back (a result): small, picklable records."""
+"""What the engine hands a worker (a task) and what comes back (a result): small, picklable records.
+
+A task is one day of one family: the files of the requested datasets for that day
+(an object from the listing, or None when it is missing and REST fills it), the
+day's window, and, for stocks, whether the journal is derived from the pair.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,52 +12,89 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..calendar import SessionBounds
+from ..calendar import DayBounds, SessionBounds
 from ..fetch.source import ObjectInfo, Source
 from ..store.ledger import LedgerEntry, scope_text
 from .parse import REJECT_SCHEMA
 
 
 @dataclass(frozen=True)
-class DayTask:
-    """What to load for one session. ``minute``/``day`` are None when the object is not in the listing."""
+class FileTask:
+    """One dataset's file for the task's day. ``obj`` is None when the listing lacks it (REST fills it)."""
+
+    dataset: str
+    key: str
+    obj: ObjectInfo | None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One day of one family: its files, its window, and what to derive."""
 
     date: dt.date
-    minute_key: str
-    day_key: str
-    minute: ObjectInfo | None
-    day: ObjectInfo | None
+    family: str
+    files: tuple[FileTask, ...]
+    #: the day's window, computed by the parent so workers never load the calendar
+    bounds: DayBounds | SessionBounds
+    #: derive the stocks journal (both stocks aggregate files are in ``files``)
+    journal: bool = False
+    #: the journal's symbols (None: all)
     scope: frozenset[str] | None = None
     #: symbols whose minute bars may come from REST when the minute file is missing
     rest_symbols: frozenset[str] | None = None
-    #: the session windows, computed by the parent so workers never load the calendar
-    bounds: SessionBounds | None = None
+    #: rows kept at parse time by the family's row filter (options: underlyings; None: all)
+    keep: frozenset[str] | None = None
+    #: per dataset, the median rows of its trailing sessions (only for full days with history)
+    expected_rows: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The first file's key: what a failure of the whole task names."""
+        return self.files[0].key
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes to fetch."""
+        return sum(f.obj.size for f in self.files if f.obj is not None)
+
+    def file(self, dataset: str) -> FileTask | None:
+        return next((f for f in self.files if f.dataset == dataset), None)
 
 
 @dataclass
-class DayResult:
-    """What a worker hands back: small enough to pickle cheaply."""
+class TaskResult:
+    """What a worker hands back: small enough to pickle cheaply (never the bars themselves)."""
 
     date: dt.date
-    metrics: pl.DataFrame
-    source: str  # flatfile | rest
+    family: str
     ledger: list[LedgerEntry]
+    #: per dataset: where its rows came from, 'flatfile' or 'rest'
+    sources: dict[str, str]
     rejects: pl.DataFrame  # key, line, reason
+    #: the journal rows (stocks, all tickers before scoping), or None
+    metrics: pl.DataFrame | None = None
     rows: int = 0
     nbytes: int = 0
     warnings: list[str] = field(default_factory=list)
-    #: symbols of the scope with no row this day, each with the symbols that differ from it only in case
+    #: per dataset: why its file looks incomplete (kept, flagged, reloaded by the next run)
+    suspect: dict[str, str] = field(default_factory=dict)
+    #: symbols of the scope with no journal row this day, each with the symbols that differ only in case
     unmatched: dict[str, list[str]] = field(default_factory=dict)
 
-    def scoped(self, scope: frozenset[str] | None) -> "DayResult":
-        """This result limited to the symbols in ``scope`` (None: all), ledger scope set to match."""
-        if scope is None:
+    @property
+    def source(self) -> str:
+        """'flatfile' when every file came from the bucket, else 'rest' (the journal's ``source``)."""
+        return "flatfile" if all(s == "flatfile" for s in self.sources.values()) else "rest"
+
+    def scoped(self, scope: frozenset[str] | None) -> "TaskResult":
+        """This result with its journal rows limited to ``scope`` (None: all), ledger scope set to match."""
+        if scope is None or self.metrics is None:
             return self
         wanted = pl.Series(sorted(scope), dtype=pl.String).implode()
         text = scope_text(scope)
-        return DayResult(self.date, self.metrics.filter(pl.col("symbol").is_in(wanted)), self.source,
-                         [dataclasses.replace(e, scope=text) for e in self.ledger], self.rejects, self.rows,
-                         self.nbytes, self.warnings, _unmatched(scope, self.metrics["symbol"]))
+        return dataclasses.replace(self, metrics=self.metrics.filter(pl.col("symbol").is_in(wanted)),
+                                   ledger=[dataclasses.replace(e, scope=text) for e in self.ledger],
+                                   unmatched=_unmatched(scope, self.metrics["symbol"]))
 
     @property
     def rejected(self) -> int:
@@ -61,28 +103,29 @@ class DayResult:
 
     @property
     def off_date(self) -> int:
-        """Rows dated another New York day."""
+        """Rows dated another day."""
         return sum(e.off_date for e in self.ledger)
 
     #: rejects beyond this many make a day's recovery record too large to keep; it is then refetched
     MAX_RECORDED_REJECTS = 20_000
 
     def to_record(self) -> dict:
-        """What a rerun needs to commit this result without refetching (JSON-serializable)."""
+        """What a rerun needs to commit this result without refetching (JSON-serializable, no metrics)."""
         rejects = self.rejects.rows() if self.rejects.height <= self.MAX_RECORDED_REJECTS else None
-        return {"source": self.source, "rows": self.rows, "nbytes": self.nbytes, "warnings": self.warnings,
-                "rejects": rejects,
+        return {"family": self.family, "sources": self.sources, "rows": self.rows, "nbytes": self.nbytes,
+                "warnings": self.warnings, "suspect": self.suspect, "rejects": rejects,
                 "ledger": [{**dataclasses.asdict(e), "trade_date": e.trade_date.isoformat()} for e in self.ledger]}
 
     @classmethod
-    def from_record(cls, d: dt.date, metrics: pl.DataFrame, record: dict) -> "DayResult | None":
-        """The result :meth:`to_record` described (scope '*'), or None when the record cannot be used."""
-        if record.get("source") != "flatfile" or record.get("rejects") is None:
+    def from_record(cls, d: dt.date, record: dict, metrics: pl.DataFrame | None) -> "TaskResult | None":
+        """The result :meth:`to_record` described (ledger scope '*'), or None when the record cannot be used."""
+        if record.get("rejects") is None or any(s != "flatfile" for s in record.get("sources", {}).values()):
             return None
         ledger = [LedgerEntry(**{**e, "trade_date": dt.date.fromisoformat(e["trade_date"]), "scope": "*"})
                   for e in record["ledger"]]
         rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
-        return cls(d, metrics, "flatfile", ledger, rejects, record["rows"], 0, record["warnings"])
+        return cls(d, record["family"], ledger, record["sources"], rejects, metrics, record["rows"], 0,
+                   record["warnings"], record.get("suspect", {}))
 
 
 def _unmatched(scope: frozenset[str], present: pl.Series) -> dict[str, list[str]]:
@@ -102,6 +145,5 @@ class WorkerContext:
 
     source: Source
     parquet_root: str
-    asset: str
     rest: object | None = None  # fetch.rest.RestClient when the fallback is on and a key is set
     rest_hint: str = "set MASSIVE_API_KEY to fill missing days from the REST API"

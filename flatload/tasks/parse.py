@@ -1,8 +1,9 @@
-"""gzip CSV bytes → a typed, validated Polars frame plus the rows it refused.
+"""gzip CSV bytes of one dataset → a typed, validated Polars frame plus the rows it refused.
 
 Clean files take one strict, typed read. Only a file that fails it is read a
 second time as text, so that each bad row can be named by line and reason while
-the good rows still load. Pure: bytes and bounds in, frames out.
+the good rows still load. The dataset's columns decide the types and the checks
+(by role: ticker, time, price, volume, count). Pure: bytes and bounds in, frames out.
 """
 from __future__ import annotations
 
@@ -14,23 +15,17 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..calendar import NY, SessionBounds
+from ..calendar import DayBounds, SessionBounds
+from ..datasets.model import Dataset
 from ..errors import CorruptFile, SchemaError, WrongDate
+from .sniff import first_line_problem
 
-CSV_COLUMNS = ["ticker", "volume", "open", "close", "high", "low", "window_start", "transactions"]
-PRICES = ["open", "close", "high", "low"]
-#: volume is read as float: fractional volume has been seen on the REST API and must not sink a file
-READ_SCHEMA: dict[str, pl.DataType] = {
-    "ticker": pl.String(), "volume": pl.Float64(), "open": pl.Float64(), "close": pl.Float64(),
-    "high": pl.Float64(), "low": pl.Float64(), "window_start": pl.Int64(), "transactions": pl.Int64(),
-}
-FRAME_SCHEMA: dict[str, pl.DataType] = {**READ_SCHEMA, "volume": pl.Int64()}
 REJECT_SCHEMA = {"line": pl.Int64(), "reason": pl.String()}
 
 
 @dataclass
 class Parsed:
-    """A file's good rows (typed, in CSV column order) and what was refused."""
+    """A file's good rows (typed, in the dataset's column order, derived columns last) and what was refused."""
 
     frame: pl.DataFrame
     rejects: pl.DataFrame  # line (1-based, header = 1), reason
@@ -41,6 +36,7 @@ class Parsed:
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CORRUPT_HINT = "rerun once the vendor regenerates it, which changes its ETag; report it if it persists"
+_NOT_OURS = "not the vendor's format; report it and skip this day"
 
 
 def gzip_problem(data: bytes) -> str | None:
@@ -84,81 +80,65 @@ def _header(data: bytes, key: str) -> list[str]:
         raise _corrupt(data, key, exc) from None
     if not line.strip():
         raise CorruptFile("no CSV header", key=key, hint="the file is empty inside the gzip; rerun later")
-    problem = _not_csv(line)
+    problem = first_line_problem(line)
     if problem is not None:
-        raise CorruptFile(problem, key=key, hint="not a flat file the vendor ships; report it and skip this day")
-    text = line.decode("utf-8", "replace").strip()
-    delimiter = _foreign_delimiter(text)
-    if delimiter is not None:
-        raise SchemaError(f"wrong delimiter: the header is separated by {delimiter!r}, not ','", key=key,
-                          hint="not the vendor's format; report it and skip this day")
-    return [c.strip() for c in text.split(",")]
+        raise (CorruptFile if problem.startswith("not CSV") else SchemaError)(problem, key=key, hint=_NOT_OURS)
+    return [c.strip() for c in line.decode("utf-8", "replace").strip().split(",")]
 
 
-#: bytes of text: printable ASCII, tab, CR/LF, and anything from UTF-8 multi-byte sequences
-_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n" + bytes(range(0x80, 0x100))
-
-
-def _not_csv(line: bytes) -> str | None:
-    """Why the first line is not CSV text (binary content inside the gzip), or None."""
-    sample = line[:4096]
-    binary = len(sample.translate(None, _TEXT_BYTES))
-    if b"\0" in sample or binary > len(sample) * 0.05:
-        return f"not CSV text: the gzip holds binary data (it starts with {bytes(sample[:12])!r})"
-    return None
-
-
-def _foreign_delimiter(header: str) -> str | None:
-    """The separator of a header that is not comma-separated but splits on ';', tab or '|' into columns."""
-    if "," in header:
-        return None
-    for sep in (";", "\t", "|"):
-        if len(header.split(sep)) >= 3:
-            return sep
-    return None
-
-
-def read_csv_gz(data: bytes, key: str, bounds: SessionBounds) -> Parsed:
-    """Parse one flat file for session ``bounds.date``.
-
-    Raises CorruptFile (truncated/corrupt gzip, empty object), SchemaError (a
-    required column is missing) and WrongDate (every row is another NY date).
-    """
-    header = _header(data, key)
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if len(missing) == len(CSV_COLUMNS):
+def check_header(header: list[str], dataset: Dataset, key: str) -> list[str]:
+    """Warnings for extra columns; SchemaError when a required column is missing (or none is there)."""
+    expected = dataset.csv_columns
+    required = [c.name for c in dataset.columns if c.required]
+    missing = [c for c in required if c not in header]
+    if not set(expected) & set(header):
         found = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
-        raise SchemaError(f"not a flat file: the header names none of the expected columns (found: {found[:200]})",
-                          key=key, hint="not the vendor's format; report it and skip this day")
+        raise SchemaError(f"not a {dataset.name} file: the header names none of its columns (found: {found[:200]})",
+                          key=key, hint=_NOT_OURS)
     if missing:
         raise SchemaError(f"required column {', '.join(missing)} missing from the header", key=key,
                           hint="the vendor changed the format; report it and skip this day")
-    warnings = []
-    extra = [c for c in header if c not in CSV_COLUMNS]
-    if extra:
-        warnings.append(f"{key}: extra column {', '.join(extra)} ignored")
+    extra = [c for c in header if c not in expected]
+    return [f"{key}: extra column {', '.join(extra)} ignored"] if extra else []
+
+
+def read_csv_gz(data: bytes, key: str, dataset: Dataset, bounds: DayBounds | SessionBounds,
+                keep: frozenset[str] | None = None) -> Parsed:
+    """Parse one flat file of ``dataset`` for the day ``bounds.date``.
+
+    ``keep`` limits the rows to these values of the family's row filter (options: underlyings).
+    Raises CorruptFile (truncated/corrupt gzip, empty object, not CSV), SchemaError (wrong
+    delimiter, a required column missing) and WrongDate (every row is another day).
+    """
+    header = _header(data, key)
+    warnings = check_header(header, dataset, key)
     try:
-        frame = _read(data, header, strict=True)
+        frame = _read(data, header, dataset)
         bad_lines = None
     except pl.exceptions.ComputeError:
-        frame, bad_lines = _read_lenient(data, header, key)
+        frame, bad_lines = _read_lenient(data, header, dataset, key)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise _corrupt(data, key, exc) from None
-    return _validate(frame, bad_lines, key, bounds, warnings)
+    return validate(frame, bad_lines, key, dataset, bounds, warnings, keep)
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
-def _read(data: bytes, header: list[str], strict: bool) -> pl.DataFrame:
-    schema = {c: READ_SCHEMA.get(c, pl.String()) for c in header}
+def _present(header: list[str], dataset: Dataset) -> list[str]:
+    return [c.name for c in dataset.columns if c.name in header]
+
+
+def _read(data: bytes, header: list[str], dataset: Dataset) -> pl.DataFrame:
+    types = {c.name: c.read_dtype for c in dataset.columns}
+    schema = {c: types.get(c, pl.String()) for c in header}
     frame = pl.read_csv(data, schema=schema, has_header=True, null_values=None,
                         row_index_name="_line", row_index_offset=2)
-    return frame.select("_line", *CSV_COLUMNS)
+    return frame.select("_line", *_present(header, dataset))
 
 
-def _read_lenient(data: bytes, header: list[str], key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_lenient(data: bytes, header: list[str], dataset: Dataset, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read as text, cast column by column; a value that does not cast rejects its row."""
     try:
         text = pl.read_csv(data, schema={c: pl.String() for c in header}, has_header=True,
@@ -166,63 +146,90 @@ def _read_lenient(data: bytes, header: list[str], key: str) -> tuple[pl.DataFram
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise _corrupt(data, key, exc) from None
     casts, reasons = [], []
-    for col in CSV_COLUMNS:
-        if col == "ticker":
-            casts.append(pl.col(col))
+    for col in dataset.columns:
+        if col.name not in header:
             continue
-        dtype = READ_SCHEMA[col]
-        cast = pl.col(col).str.strip_chars().cast(dtype, strict=False)
+        if col.role in ("ticker", "text"):
+            casts.append(pl.col(col.name))
+            continue
+        cast = pl.col(col.name).str.strip_chars().cast(col.read_dtype, strict=False)
         casts.append(cast)
-        optional = col == "transactions"
-        bad = pl.col(col).is_not_null() & cast.is_null()
-        if not optional:
-            reasons.append(pl.when(pl.col(col).is_null()).then(pl.lit(f"missing {col}")))
-        reasons.append(pl.when(bad).then(pl.lit(f"non-numeric {col}")))
+        if col.required:
+            reasons.append(pl.when(pl.col(col.name).is_null()).then(pl.lit(f"missing {col.name}")))
+        reasons.append(pl.when(pl.col(col.name).is_not_null() & cast.is_null())
+                       .then(pl.lit(f"non-numeric {col.name}")))
     out = text.select(pl.col("_line"), *casts, pl.coalesce(reasons).alias("_reason"))
     bad_lines = out.filter(pl.col("_reason").is_not_null()).select(line=pl.col("_line"), reason=pl.col("_reason"))
     return out.filter(pl.col("_reason").is_null()).drop("_reason"), bad_lines
 
 
-def validate_frame(frame: pl.DataFrame, key: str, b: SessionBounds) -> Parsed:
-    """Apply the file checks to a frame from another source (the REST fallback); ``line`` is the row number."""
-    lined = frame.select(CSV_COLUMNS).cast(READ_SCHEMA).with_row_index("_line", offset=1)
-    return _validate(lined.with_columns(pl.col("_line").cast(pl.Int64)), None, key, b, [])
+def _row_checks(frame: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBounds) -> list[pl.Expr]:
+    """One expression per check, each the reason when the row fails it (checked in this order)."""
+    present = [c for c in dataset.columns if c.name in frame.columns]
+    prices = [c.name for c in present if c.role == "price"]
+    ts = pl.col(dataset.time_column)
+    checks = [pl.when(pl.col(c.name).is_null() | (pl.col(c.name) == "")).then(pl.lit(f"blank {c.name}"))
+              for c in present if c.role == "ticker"]
+    checks += [pl.when(ts.is_null()).then(pl.lit(f"missing {dataset.time_column}")),
+               pl.when(ts < 0).then(pl.lit(f"negative {dataset.time_column}"))]
+    required = [pl.col(c.name).is_null() for c in present if c.required and c.role in ("price", "volume")]
+    if required:
+        checks.append(pl.when(pl.any_horizontal(required)).then(pl.lit("missing price or volume")))
+    if prices:
+        checks.append(pl.when(pl.any_horizontal(pl.col(p) < 0 for p in prices)).then(pl.lit("negative price")))
+    for c in present:
+        if c.role in ("volume", "count"):
+            checks.append(pl.when(pl.col(c.name) < 0).then(pl.lit(f"negative {c.name}")))
+        if c.role == "volume" and c.dtype.is_integer():
+            checks.append(pl.when(pl.col(c.name) != pl.col(c.name).round()).then(pl.lit(f"fractional {c.name}")))
+    if {"low", "high"} <= set(prices):
+        checks.append(pl.when(pl.col("low") > pl.col("high")).then(pl.lit("low above high")))
+    checks.append(pl.when((ts < b.day_start) | (ts >= b.day_end)).then(pl.lit("off_date")))
+    return checks
 
 
-def _validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, b: SessionBounds,
-              warnings: list[str]) -> Parsed:
+def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, dataset: Dataset,
+             b: DayBounds | SessionBounds, warnings: list[str] | None = None,
+             keep: frozenset[str] | None = None) -> Parsed:
+    """Check a typed frame (with a ``_line`` column) row by row; derive, filter and type what passes."""
+    warnings = list(warnings or [])
     rows_read = frame.height + (bad_lines.height if bad_lines is not None else 0)
-    ws = pl.col("window_start")
-    reason = pl.coalesce(
-        pl.when(pl.col("ticker").is_null() | (pl.col("ticker") == "")).then(pl.lit("blank ticker")),
-        pl.when(ws.is_null()).then(pl.lit("missing window_start")),
-        pl.when(ws < 0).then(pl.lit("negative window_start")),
-        pl.when(pl.any_horizontal(pl.col(p).is_null() for p in PRICES) | pl.col("volume").is_null())
-        .then(pl.lit("missing price or volume")),
-        pl.when(pl.any_horizontal(pl.col(p) < 0 for p in PRICES)).then(pl.lit("negative price")),
-        pl.when(pl.col("volume") < 0).then(pl.lit("negative volume")),
-        pl.when(pl.col("low") > pl.col("high")).then(pl.lit("low above high")),
-        pl.when((ws < b.day_start) | (ws >= b.day_end)).then(pl.lit("off_date")),
-    )
-    checked = frame.with_columns(_reason=reason)
+    checked = frame.with_columns(_reason=pl.coalesce(_row_checks(frame, dataset, b)))
     refused = checked.filter(pl.col("_reason").is_not_null())
-    good = checked.filter(pl.col("_reason").is_null())
+    good = checked.filter(pl.col("_reason").is_null()).drop("_reason")
     off = refused.filter(pl.col("_reason") == "off_date")
+    ts = pl.col(dataset.time_column)
     if good.height == 0 and off.height > 0:
-        other = dt.datetime.fromtimestamp(off["window_start"][0] / 1e9, NY).date()
-        raise WrongDate(f"every row is dated {other} (New York), not {b.date}; refusing to load it as {b.date}",
-                        key=key, hint="a known vendor defect; skip this day or ask the vendor to regenerate it")
-    rejects = refused.select(
-        line=pl.col("_line"),
-        reason=pl.when(pl.col("_reason") == "off_date")
-        .then(pl.lit(f"window_start not on {b.date} (New York): ") + ws.cast(pl.String))
-        .otherwise(pl.col("_reason")),
-    )
+        raise WrongDate(_wrong_date(off[dataset.time_column][0], dataset, b.date), key=key,
+                        hint="a known vendor defect; skip this day or ask the vendor to regenerate it")
+    parts = [refused.select(line=pl.col("_line"), reason=pl.when(pl.col("_reason") == "off_date").then(
+        pl.lit(f"{dataset.time_column} not on {b.date} ({dataset.calendar.zone}): ") + ts.cast(pl.String))
+        .otherwise(pl.col("_reason")))]
     if bad_lines is not None and bad_lines.height:
-        rejects = pl.concat([bad_lines.cast(REJECT_SCHEMA), rejects.cast(REJECT_SCHEMA)]).sort("line")
-    frame = good.drop("_line", "_reason")
-    fractional = frame.select((pl.col("volume") != pl.col("volume").round()).sum()).item()
-    if fractional:
-        warnings.append(f"{key}: {fractional} rows with fractional volume rounded to whole shares")
-    frame = frame.with_columns(pl.col("volume").round().cast(pl.Int64))
-    return Parsed(frame, rejects.cast(REJECT_SCHEMA), rows_read, off.height, warnings)
+        parts.append(bad_lines)
+    if dataset.derive is not None:
+        good, derive_rejects = dataset.derive(good)
+        parts.append(derive_rejects)
+    if keep is not None and dataset.family.row_filter == "underlyings":
+        good = good.filter(pl.col("underlying").is_in(pl.Series(sorted(keep), dtype=pl.String).implode()))
+    rejects = pl.concat([p.cast(REJECT_SCHEMA) for p in parts]).sort("line")
+    return Parsed(_typed(good.drop("_line"), dataset), rejects, rows_read, off.height, warnings)
+
+
+def _wrong_date(ns: int, dataset: Dataset, d: dt.date) -> str:
+    other = dt.datetime.fromtimestamp(ns / 1e9, dataset.calendar.tz).date()
+    return f"every row is dated {other} ({dataset.calendar.zone}), not {d}; refusing to load it as {d}"
+
+
+def _typed(frame: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
+    """The stored types (a whole-number volume column as integers), columns in the dataset's order."""
+    schema = dataset.partition_schema()
+    casts = [pl.col(n).cast(t) for n, t in schema.items() if n in frame.columns and t != pl.Datetime("ns", "UTC")]
+    return frame.with_columns(casts).select([n for n in schema if n in frame.columns])
+
+
+def validate_rows(frame: pl.DataFrame, key: str, dataset: Dataset, b: DayBounds | SessionBounds) -> Parsed:
+    """Apply the file checks to a frame from another source (the REST fallback); ``line`` is the row number."""
+    lined = frame.select(dataset.csv_columns).cast({c.name: c.read_dtype for c in dataset.columns})
+    lined = lined.with_row_index("_line", offset=1).with_columns(pl.col("_line").cast(pl.Int64))
+    return validate(lined, None, key, dataset, b)

@@ -165,12 +165,13 @@ def journal_from_files(d: dt.date, minute_gz: bytes | None, day_gz: bytes | None
                    read_rows(day_gz) if day_gz is not None else None, symbols)
 
 
-def minute_key(d: dt.date, asset: str = "us_stocks_sip") -> str:
-    return f"{asset}/minute_aggs_v1/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
+def minute_key(d: dt.date) -> str:
+    """The vendor's key of a stocks minute file (FACTS: <asset>/<dataset>/YYYY/MM/YYYY-MM-DD.csv.gz)."""
+    return f"us_stocks_sip/minute_aggs_v1/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
 
 
-def day_key(d: dt.date, asset: str = "us_stocks_sip") -> str:
-    return f"{asset}/day_aggs_v1/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
+def day_key(d: dt.date) -> str:
+    return f"us_stocks_sip/day_aggs_v1/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
 
 
 def journal_from_bucket_files(files: Mapping[str, bytes], days: Iterable[dt.date],

@@ -1,4 +1,4 @@
-"""Synthetic flat files, shaped like the vendor's, for the demo, the tests and the benchmark.
+"""Synthetic US stocks minute and day aggregates, shaped like the vendor's.
 
 Nothing here is vendor data. The generator reproduces what matters to the loader:
 the exact CSV header, nanosecond ``window_start``, bars only for some minutes
@@ -10,18 +10,15 @@ files, and bars sitting exactly on every session boundary.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import io
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from . import calendar
-from .datasets import DAY, MINUTE, object_key
-from .tasks.parse import CSV_COLUMNS
+from .. import calendar
+from ..datasets import get
+
+CSV_COLUMNS = get("stocks/minute_aggs").csv_columns
 
 SPECIAL_TICKERS = ["AAPL", "BRK.B", "ABRpD", "TpC", "TPC", "NA", "SPY", "QQQ"]
 NS_PER_MIN = 60_000_000_000
@@ -132,43 +129,3 @@ def _day_from_minutes(minute: pl.DataFrame, b: calendar.SessionBounds, extra: li
             "high": px, "low": px, "transactions": np.full(len(extra), 3)},
             schema_overrides={"volume": pl.Int64, "transactions": pl.Int64})], how="diagonal")
     return day.with_columns(window_start=pl.lit(b.day_start, pl.Int64)).select(CSV_COLUMNS).cast(_schema())
-
-
-def to_csv_gz(frame: pl.DataFrame, level: int = 6) -> bytes:
-    """The frame as the vendor ships it: header + rows, gzip."""
-    buf = io.BytesIO()
-    frame.select(CSV_COLUMNS).write_csv(buf)
-    return gzip.compress(buf.getvalue(), compresslevel=level)
-
-
-def day_files(day: SampleDay, asset: str = "us_stocks_sip", level: int = 6) -> dict[str, bytes]:
-    """``{key: gz bytes}`` for one generated session."""
-    return {object_key(asset, MINUTE, day.date): to_csv_gz(day.minute, level),
-            object_key(asset, DAY, day.date): to_csv_gz(day.day, level)}
-
-
-def write_mirror(root: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` under ``root`` in the bucket's layout."""
-    for key, data in files.items():
-        path = Path(root) / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-
-def upload(client, bucket: str, files: dict[str, bytes]) -> None:
-    """Put ``files`` into an S3 bucket (created when missing)."""
-    try:
-        client.head_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - any failure here means "create it"
-        client.create_bucket(Bucket=bucket)
-    for key, data in files.items():
-        client.put_object(Bucket=bucket, Key=key, Body=data)
-
-
-def generate(dates: Iterable[dt.date], n_tickers: int = 40, seed: int = 0, **kwargs: object) -> dict[str, bytes]:
-    """Files for several sessions (non-sessions are skipped: no file on holidays)."""
-    files: dict[str, bytes] = {}
-    for d in dates:
-        if calendar.is_session(d):
-            files.update(day_files(sample_day(d, n_tickers, seed, **kwargs)))  # type: ignore[arg-type]
-    return files

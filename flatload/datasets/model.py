@@ -1,0 +1,116 @@
+"""What a dataset is: its family (key prefix, calendar), its CSV columns and their roles, its partitions."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from ..calendar import DayCalendar
+
+#: the roles a column plays in validation: a ticker must not be blank, a time must fall in the file's
+#: day, prices must be present and non-negative (low <= high), volumes and counts non-negative
+ROLES = ("ticker", "time", "price", "volume", "count", "text")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its stored type, whether a file may lack it, and its role in validation."""
+
+    name: str
+    dtype: pl.DataType
+    role: str
+    required: bool = True
+
+    @property
+    def read_dtype(self) -> pl.DataType:
+        """How the CSV text is read: times as integer ns, volumes as float (so fractional volume never sinks a
+        file; a whole-number column then refuses fractional rows), counts as integers."""
+        if self.role == "time":
+            return pl.Int64()
+        if self.role == "volume":
+            return pl.Float64()
+        return self.dtype
+
+
+@dataclass(frozen=True)
+class Family:
+    """A vendor asset class: its key prefix and its calendar (which days have files, and their bounds)."""
+
+    name: str
+    prefix: str
+    calendar: DayCalendar
+    #: the row filter this family's files accept at parse time (options: "underlyings")
+    row_filter: str | None = None
+
+
+#: derived columns: ``(frame with a _line column) -> (frame with the new columns, rejects: line, reason)``
+Derive = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One registry entry: everything flatload needs to know to load one kind of the vendor's files."""
+
+    family: Family
+    kind: str
+    columns: tuple[Column, ...]
+    first_date: dt.date
+    #: False where the vendor's first date is not documented: the listing decides, the date is a hint
+    first_date_known: bool
+    description: str
+    #: a whole day's rows per ticker (day_aggs): one row stamped at the day's local midnight
+    daily: bool = False
+    derive: Derive | None = None
+    #: the columns ``derive`` adds, with their stored types (for the contract and the docs)
+    derived_columns: tuple[tuple[str, pl.DataType], ...] = ()
+    #: the REST endpoint that can fill a missing file ("grouped_daily" | "minute_aggs"), or None
+    rest: str | None = None
+    sort_by: tuple[str, ...] = ("ticker", "window_start")
+
+    @property
+    def name(self) -> str:
+        """``stocks/minute_aggs``."""
+        return f"{self.family.name}/{self.kind}"
+
+    @property
+    def folder(self) -> str:
+        """The bucket folder: ``us_stocks_sip/minute_aggs_v1``."""
+        return f"{self.family.prefix}/{self.kind}_v1"
+
+    @property
+    def calendar(self) -> DayCalendar:
+        return self.family.calendar
+
+    @property
+    def view(self) -> str:
+        """The DuckDB view over its partitions: ``stocks_minute``."""
+        return f"{self.family.name}_{self.kind.split('_')[0]}"
+
+    @property
+    def csv_columns(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def time_column(self) -> str:
+        return next(c.name for c in self.columns if c.role == "time")
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def key(self, d: dt.date) -> str:
+        """``us_stocks_sip/minute_aggs_v1/2024/03/2024-03-11.csv.gz``."""
+        return f"{self.folder}/{d:%Y}/{d:%m}/{d:%Y-%m-%d}.csv.gz"
+
+    def month_prefixes(self, days: Iterable[dt.date]) -> list[str]:
+        """One listing prefix per month touched by ``days`` (a month is < 1,000 keys: one page)."""
+        return sorted({f"{self.folder}/{d:%Y}/{d:%m}/" for d in days})
+
+    def partition_schema(self) -> dict[str, pl.DataType]:
+        """The typed Parquet schema of one partition (derived columns last)."""
+        schema: dict[str, pl.DataType] = {}
+        for c in self.columns:
+            schema[c.name] = pl.Datetime("ns", "UTC") if c.role == "time" else c.dtype
+        schema.update(dict(self.derived_columns))
+        return schema

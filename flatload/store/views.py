@@ -1,0 +1,57 @@
+"""The DuckDB views over the Parquet partitions, made from the dataset registry.
+
+One view per dataset (``stocks_minute``, ``options_day``, ...) with the partition's
+columns, ``trade_date`` from the partition folder, ``window_start`` as a UTC timestamp
+and ``window_start_local`` in the dataset's time zone; ``minute_bars`` and ``day_bars``
+stay as the stocks views they always were. A view is made once its dataset has files:
+a glob that matches nothing cannot be bound.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..datasets import REGISTRY, Dataset
+from . import partitions
+
+#: the views of earlier releases, kept for the queries people already have
+COMPAT_VIEWS = {
+    "minute_bars": ("stocks_minute", "window_start_local AS window_start_et"),
+    "day_bars": ("stocks_day", None),
+}
+
+
+def _columns(ds: Dataset) -> list[str]:
+    out = []
+    for name in ds.partition_schema():
+        if name == ds.time_column:
+            out.append(name)
+            out.append(f"timezone('{ds.calendar.tz.key}', {name}) AS {name}_local")
+        else:
+            out.append(name)
+    return out
+
+
+def dataset_view(ds: Dataset, root_expr: str) -> str:
+    """``CREATE OR REPLACE VIEW`` for one dataset, reading ``<root>/parquet/<family>/<kind>/``."""
+    cols = ",\n    ".join(["ticker", "CAST(date AS DATE) AS trade_date",
+                           *(c for c in _columns(ds) if c != "ticker")])
+    glob = partitions.glob(ds.name)
+    return (f"CREATE OR REPLACE VIEW {ds.view} AS\nSELECT\n    {cols}\n"
+            f"FROM read_parquet({root_expr} || '/parquet/{glob}', hive_partitioning = true, union_by_name = true)")
+
+
+def compat_view(name: str, base: str, extra: str | None) -> str:
+    """``minute_bars`` / ``day_bars``: the stocks views under their old names (plus ``window_start_et``)."""
+    select = "*" if extra is None else f"*, {extra}"
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {base}"
+
+
+def view_statements(parquet_root: Path, root_expr: str) -> list[str]:
+    """The statements for every dataset that has partitions under ``parquet_root``."""
+    out, made = [], set()
+    for ds in REGISTRY.values():
+        if partitions.has_files(parquet_root, ds.name):
+            out.append(dataset_view(ds, root_expr))
+            made.add(ds.view)
+    out += [compat_view(name, base, extra) for name, (base, extra) in COMPAT_VIEWS.items() if base in made]
+    return out

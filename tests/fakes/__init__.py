@@ -1,1 +1,0 @@
-"""Local stand-ins for the vendor's services (loopback only) used by the tests."""

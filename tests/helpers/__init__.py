@@ -1,0 +1,1 @@
+"""Test harness: fake servers, an independent oracle, fault makers, process drivers. No tests here."""
