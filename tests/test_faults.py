@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from flatload import calendar, sample
+from flatload import calendar, reports, sample
 from flatload.cli import cli
 from flatload.engine.api import load
 from flatload.store import partitions as parquet
@@ -234,6 +234,38 @@ def test_403_is_not_entitled_and_never_retried(s3_endpoint, bucket, settings):
     [failure] = summary.failed
     assert (failure.date, failure.key, failure.transient) == (d1, mkey(d1), False)
     assert failure.message == f"not entitled to this dataset (HTTP 403 from {proxy.url})"
+
+
+def test_a_dataset_outside_the_plan_fails_once_not_a_request_per_day(s3_endpoint, bucket, settings):
+    days = WEEK
+    put(s3_endpoint, bucket, files_for(days) | sample.generate(days, names="options"))
+    refuse = [Fault(prefix="us_options_opra/", status=403, code="AccessDenied", message="Access Denied", times=None)]
+    with S3FaultProxy(s3_endpoint, refuse) as proxy:
+        summary = load(days[0], days[-1], settings.replace(endpoint_url=proxy.url), datasets="stocks,options")
+        options_gets = [r for r in proxy.object_requests() if "us_options_opra/" in r.path]
+    # the days already in flight, then the latest (a plan may reach back only so far): all refused, so the
+    # other days are not asked for
+    assert len(options_gets) <= settings.workers + 2 < len(days)
+    assert options_gets[-1].path.endswith(f"{days[-1]}.csv.gz")
+    assert sorted(summary.done) == days  # the stocks days
+    assert sorted(f.date for f in summary.failed) == days and summary.exit_code == 1
+    assert {f.message for f in summary.failed} == {f"not entitled to this dataset (HTTP 403 from {proxy.url})"}
+    lines = summary.lines()
+    assert lines[1] == (f"failed 6 days {days[0]}..{days[-1]}: not entitled to this dataset (HTTP 403 from "
+                        f"{proxy.url}) (check that your plan covers it and the S3 keys are the flat-files keys)")
+    assert len(lines) == 2
+    gp = reports.gaps(days[0], days[-1], settings, "options")
+    assert gp["counts"]["failed"] == 6 and all("not entitled" in f["reason"] for f in gp["failed"])
+
+
+def test_403_on_old_days_only_still_loads_the_recent_ones(s3_endpoint, bucket, settings):
+    days = WEEK[:4]
+    put(s3_endpoint, bucket, files_for(days))
+    old = [Fault(key, status=403, code="AccessDenied", message="Access Denied", times=None)
+           for d in days[:2] for key in (mkey(d), dkey(d))]
+    with S3FaultProxy(s3_endpoint, old) as proxy:
+        summary = load(days[0], days[-1], settings.replace(endpoint_url=proxy.url))
+    assert sorted(summary.done) == days[2:] and sorted(f.date for f in summary.failed) == days[:2]
 
 
 @pytest.mark.parametrize("fault", [

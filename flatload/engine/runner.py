@@ -103,8 +103,10 @@ class Runner:
     inflight: dict[Future, Task] = field(init=False)
     stopper: Stopper = field(init=False)
     progress: Progress = field(init=False)
-    #: families whose files answer 403: their remaining days fail at once, without a request each
+    #: families whose files answer 403 even for their latest day: the rest fail at once, without a request each
     refused: dict[str, DayFailure] = field(default_factory=dict)
+    #: per family, the task sent to ask whether a 403 means "not entitled at all" or "not that far back"
+    probes: dict[str, Task] = field(default_factory=dict)
     last_beat: float = 0.0
 
     def __post_init__(self) -> None:
@@ -164,6 +166,8 @@ class Runner:
             if task.family in self.refused:
                 self._refuse(self.tasks.popleft())
                 continue
+            if self._awaiting_probe(task):
+                break  # the answer for the family's latest day decides whether its other days are asked for
             self.progress.begin(task.family, task.date)
             self.stopper.interrupt_inline = getattr(pool, "inline", False)
             try:
@@ -185,6 +189,24 @@ class Runner:
         self.committer.pending_fail.append(failure)
         self.progress.end(task.family, task.date, failed=True)
         self.reporter.advance(task.date, 0, 0, failure.line())
+
+    def _awaiting_probe(self, task: Task) -> bool:
+        probe = self.probes.get(task.family)
+        return probe is not None and probe is not task and any(t is probe for t in self.inflight.values())
+
+    def _not_entitled(self, task: Task, failure: DayFailure) -> None:
+        """A 403. Plans limit how far back they reach, so one old day proves little: ask for the family's
+        latest day next; if that is refused too, the dataset is not in the plan and its other days fail
+        without asking (one grouped line in the summary, not a request per day)."""
+        probe = self.probes.get(task.family)
+        if probe is task:
+            self.refused[task.family] = failure
+        elif probe is None:
+            mine = [t for t in self.tasks if t.family == task.family]
+            if mine:
+                self.tasks.remove(mine[-1])
+                self.tasks.appendleft(mine[-1])
+                self.probes[task.family] = mine[-1]
 
     def _beat(self, force: bool = False) -> None:
         """Rewrite the run file with live progress at most once a second (status is never more stale)."""
@@ -276,7 +298,7 @@ class Runner:
             failure = DayFailure(task.date, task.key, f"unexpected {type(exc).__name__}: {exc}", False,
                                  "a bug: report it with the traceback that --verbose shows", _names(task))
         if isinstance(exc, NotEntitled):
-            self.refused.setdefault(task.family, failure)
+            self._not_entitled(task, failure)
         self.committer.pending_fail.append(failure)
         self.progress.end(task.family, task.date, failed=True)
         self.reporter.advance(task.date, 0, 0, failure.line())

@@ -24,8 +24,11 @@ def _columns(ds: Dataset) -> list[str]:
     out = []
     for name in ds.partition_schema():
         if name == ds.time_column:
-            out.append(name)
-            out.append(f"timezone('{ds.calendar.tz.key}', {name}) AS {name}_local")
+            # TIMESTAMPTZ (microseconds), not DuckDB 2's TIMESTAMPTZ_NS: a view keeps its column types, and
+            # DuckDB 1.x clients cannot open a file whose catalog names a type they do not know.
+            # Bars start on whole minutes, so nothing is lost.
+            out.append(f"CAST({name} AS TIMESTAMPTZ) AS {name}")
+            out.append(f"timezone('{ds.calendar.tz.key}', CAST({name} AS TIMESTAMPTZ)) AS {name}_local")
         else:
             out.append(name)
     return out

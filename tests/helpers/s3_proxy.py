@@ -33,7 +33,8 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 class Fault:
     """One scripted answer for requests that match.
 
-    ``key``: match object requests whose path ends with ``/<key>`` (None: any request).
+    ``key``: match object requests whose path ends with ``/<key>`` (None: any request);
+    ``prefix``: match object requests whose key starts with ``prefix``.
     ``method``: HTTP method to match (None: any). ``times``: how many matching
     requests get the fault before it is used up (None: every one, forever).
     ``action``: "status" (answer ``status`` with an S3 error XML ``code``),
@@ -42,6 +43,7 @@ class Fault:
     """
 
     key: str | None = None
+    prefix: str | None = None
     status: int = 503
     code: str = "SlowDown"
     message: str = "Please reduce your request rate."
@@ -54,6 +56,8 @@ class Fault:
         if self.times is not None and self.used >= self.times:
             return False
         if self.method is not None and method != self.method:
+            return False
+        if self.prefix is not None and f"/{self.prefix}" not in path:
             return False
         return self.key is None or path.endswith("/" + self.key)
 
