@@ -6,6 +6,7 @@ counts go into the run's file every second, where ``flatload status`` and the we
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -55,23 +56,31 @@ class Progress:
     nbytes: int = 0
     in_flight: dict[str, list[str]] = field(default_factory=dict)
     t0: float = field(default_factory=time.monotonic)
+    #: the run file is rewritten from another thread: it reads these counts while the loop updates them
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def begin(self, family: str, day: dt.date) -> None:
-        self.in_flight.setdefault(day.isoformat(), []).append(family)
+        with self._lock:
+            self.in_flight.setdefault(day.isoformat(), []).append(family)
 
     def end(self, family: str, day: dt.date, rows: int = 0, nbytes: int = 0, failed: bool = False) -> None:
-        families = self.in_flight.get(day.isoformat(), [])
-        if family in families:
-            families.remove(family)
-            if not families:
-                del self.in_flight[day.isoformat()]
-        self.done += not failed
-        self.failed += failed
-        self.rows += rows
-        self.nbytes += nbytes
+        with self._lock:
+            families = self.in_flight.get(day.isoformat(), [])
+            if family in families:
+                families.remove(family)
+                if not families:
+                    del self.in_flight[day.isoformat()]
+            self.done += not failed
+            self.failed += failed
+            self.rows += rows
+            self.nbytes += nbytes
 
     def snapshot(self) -> dict:
         """The counts, rates and ETA as plain data (the run file's ``progress``)."""
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> dict:
         secs = max(time.monotonic() - self.t0, 1e-6)
         finished = self.done + self.failed
         left = max(self.total - finished, 0)

@@ -127,10 +127,15 @@ class Runner:
         c.state = self._state
         self.reporter.start(self.plan.units, total_bytes, len(self.plan.recovered), pre_failed)
         self._beat(force=True)
-        self.stopper = Stopper(self.reporter, lambda: len(self.inflight))
+        # a day running inline (one worker) is in flight too, though not yet among the futures
+        self.stopper = Stopper(self.reporter, lambda: len(self.inflight) + self.stopper.interrupt_inline)
+        self.runlog.keep_fresh(lambda: {"progress": self.progress.snapshot()})
         with self.stopper.installed(handle_signals):
             c.got = self.stopper.got
-            broken = self._loop()
+            try:
+                broken = self._loop()
+            finally:
+                self.runlog.stop_fresh()
             if broken is not None or self.worker_died:
                 # a worker died, maybe mid-write; every worker is gone now and this run holds the data dir
                 partitions.clean_temp(s.parquet_dir)
@@ -159,9 +164,12 @@ class Runner:
         return broken
 
     def _feed(self, pool: Executor) -> BrokenProcessPool | None:
-        """Submit tasks until ``workers + 1`` are in flight (none once stopping); the pool's break, if it broke."""
-        while (self.tasks and not self.stopper.got and self.stop is None
-               and len(self.inflight) < self.settings.workers + 1):
+        """Submit tasks until ``workers + 1`` are in flight (none once stopping); the pool's break, if it broke.
+
+        Inline (one worker), a day runs at submit: one at a time, so each is counted as soon as it is done.
+        """
+        limit = 1 if getattr(pool, "inline", False) else self.settings.workers + 1
+        while self.tasks and not self.stopper.got and self.stop is None and len(self.inflight) < limit:
             task = self.tasks[0]
             if task.family in self.refused:
                 self._refuse(self.tasks.popleft())

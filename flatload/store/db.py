@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from ..errors import JournalLocked
+from ..errors import ConfigError, JournalLocked
 from .fs import storage_error
 
 #: written by DuckDB 0.10 through 1.x as their default; readable by every later release
@@ -96,6 +96,10 @@ def connect(path: Path, lock_timeout: float = 0.0, read_only: bool = False) -> d
                 set_root(con, path.parent)
                 return con
     except duckdb.IOException as exc:
+        if "not a valid DuckDB database" in str(exc):
+            raise ConfigError("not a DuckDB database file", key=str(path),
+                              hint="move it away (flatload makes a new one) or point --data-dir at the right store"
+                              ) from None
         if not _is_lock_error(exc):
             raise (storage_error(exc, path, "open the journal") or exc) from None
         raise JournalLocked(f"the journal is held by {lock_holder(str(exc))}", key=str(path),

@@ -28,7 +28,7 @@ def is_locked(data_dir: Path) -> bool:
     path = Path(data_dir) / LOCK_NAME
     if not path.exists():
         return False
-    with open(path, "a+") as fh:
+    with open(path) as fh:  # read-only: status works on a read-only store too; flock needs no write access
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

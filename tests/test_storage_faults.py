@@ -1,0 +1,91 @@
+"""The data directory's file system fails: read-only, full. One line naming the path and the fix, exit 5,
+what was committed kept, and a rerun resumes. Real tmpfs mounts in a private mount namespace."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from flatload import sample
+from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace, tmpfs, used_bytes
+from tests.helpers.store import journal_rows
+
+DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
+
+
+class _Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.journal_path = data_dir / "flatload.duckdb"
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("FLATLOAD_", "MASSIVE", "POLYGON"))}
+
+
+def _load(mirror: Path, data: Path, *extra: str) -> str:
+    return flatload("load", "--start", str(DAYS[0]), "--end", str(DAYS[-1]), "--mirror", str(mirror),
+                    "--data-dir", str(data), "--workers", "1", "--no-rest", "-q", *extra)
+
+
+def _mirror(tmp_path: Path) -> Path:
+    mirror = tmp_path / "mirror"
+    sample.write_mirror(mirror, sample.generate(DAYS, n_tickers=60))
+    return mirror
+
+
+def test_a_full_disk_stops_at_the_first_day_it_hits_and_keeps_what_was_committed(tmp_path):
+    mirror = _mirror(tmp_path)
+    # how much room the partitions of each day take, from a load on an ordinary disk
+    ref = tmp_path / "ref"
+    ran = run_in_namespace([Step(_load(mirror, ref), "ref")], tmp_path / "out", _env())
+    assert ran["ref"][0] == 0, ran
+    day_files = {d: [p for p in (ref / "parquet").rglob("*") if p.is_file() and f"{d}" in p.name or
+                     (p.is_file() and f"date={d}" in str(p))] for d in DAYS}
+    room = used_bytes(day_files[DAYS[0]]) + used_bytes(day_files[DAYS[1]]) // 3
+    data = tmp_path / "data"
+    (data / "parquet").mkdir(parents=True)
+
+    results = run_in_namespace([
+        tmpfs(data / "parquet", room),  # the partitions' disk holds the first day and a third of the second
+        Step(_load(mirror, data), "full"),
+        Step(f"mount -o remount,size=256m {data / 'parquet'}"),  # space freed
+        Step(_load(mirror, data), "rerun"),
+        Step(_load(mirror, data), "again"),
+    ], tmp_path / "out", _env())
+
+    code, out, err = results["full"]
+    where = data / "parquet" / "stocks" / "minute_aggs" / f"date={DAYS[1]}" / "part-0.parquet"
+    assert code == 5, (out, err)
+    assert out.startswith("load: 1 day(s) loaded, 0 skipped, 1 failed;")
+    assert err.splitlines() == [
+        f"failed {DAYS[1]}: {where}: no space left on the device while trying to write a partition (free some space "
+        "(or move --data-dir), then rerun: committed days are kept)",
+        f"stopped: {where}: no space left on the device while trying to write a partition (free some space (or move "
+        "--data-dir), then rerun: committed days are kept); 1 day(s) not started; fix that and rerun the same "
+        "command to resume"]
+    assert results["rerun"][0] == 0 and results["rerun"][1].startswith("load: 2 day(s) loaded, 1 skipped, 0 failed;")
+    assert results["again"][1].startswith("load: 0 day(s) loaded, 3 skipped, 0 failed;")
+    assert journal_rows(_Store(data)) == journal_rows(_Store(ref))
+
+
+def test_a_read_only_data_dir_is_one_line_and_exit_5(tmp_path):
+    mirror = _mirror(tmp_path)
+    store = tmp_path / "store"
+    ro_root = tmp_path / "ro"
+    ro_root.mkdir()
+    results = run_in_namespace([
+        Step(_load(mirror, store), "first"),
+        *read_only_bind(store),
+        Step(_load(mirror, store, "--force"), "ro_store"),
+        Step(flatload("status", "--data-dir", str(store)), "status"),
+        tmpfs(ro_root, read_only=True),
+        Step(_load(mirror, ro_root / "data"), "ro_new"),
+    ], tmp_path / "out", _env())
+    assert results["first"][0] == 0
+    assert results["ro_store"][:2] == (5, "")
+    assert results["ro_store"][2] == (f"Error: {store}: cannot take the data directory's lock: the file system is "
+                                      "read-only (point --data-dir at a writable directory)\n")
+    assert results["status"][0] == 0 and "recent runs" in results["status"][1]  # reading still works
+    assert results["ro_new"][2] == (f"Error: {ro_root / 'data'}: cannot create the data directory: the file system is "
+                                    "read-only (point --data-dir at a writable directory)\n")
+    assert results["ro_new"][0] == 5
