@@ -34,8 +34,11 @@ def partition_path(root: Path | str, folder: str, d: dt.date) -> Path:
 
 
 def glob(folder: str) -> str:
-    """Every partition file of ``folder``, relative to the parquet root (for views and scans)."""
-    return f"{folder}/*/*.parquet"
+    """Every partition file of ``folder``, relative to the parquet root (for views and scans).
+
+    ``date=*`` and not ``*``: hidden temp folders (``.date=...``) of a partition being replaced never match.
+    """
+    return f"{folder}/date=*/*.parquet"
 
 
 def has_files(root: Path | str, folder: str) -> bool:

@@ -29,6 +29,12 @@ def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: s
                        scope=scope_text(task.keep if task.keep is not None else task.scope))
 
 
+def read_local(path: str) -> bytes:
+    """The bytes of a file the fetch stage (or a mirror) put on local disk for this task."""
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _rest(ctx: WorkerContext, key: str):  # -> fetch.rest.RestClient
     if ctx.rest is None:
         raise RestUnavailable("no flat file and the REST fallback is off or has no key", key=key, hint=ctx.rest_hint)
@@ -92,7 +98,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
             sources[f.dataset] = "rest"
             ledger.append(_entry(task, f, None, "missing", "filled from REST"))
         else:
-            data = ctx.source.get(f.key)
+            data = read_local(f.local) if f.local is not None else ctx.source.get(f.key)
             nbytes += len(data)
             p = read_csv_gz(data, f.key, ds, task.bounds, task.keep)
             sources[f.dataset] = "flatfile"

@@ -20,11 +20,16 @@ from .parse import REJECT_SCHEMA
 
 @dataclass(frozen=True)
 class FileTask:
-    """One dataset's file for the task's day. ``obj`` is None when the listing lacks it (REST fills it)."""
+    """One dataset's file for the task's day. ``obj`` is None when the listing lacks it (REST fills it).
+
+    ``local`` is where the bytes already are when the worker gets the task: a file the fetch stage
+    downloaded (spooled) or the mirror's own file; None means the worker fetches the object itself.
+    """
 
     dataset: str
     key: str
     obj: ObjectInfo | None
+    local: str | None = None
 
 
 @dataclass(frozen=True)
