@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,14 @@ class Settings:
     rest_max_retries: int = 6
     rest_backoff: float = 0.5
     lock_timeout: float = 60.0
-    #: botocore standard-mode attempts per request (first try included)
+    #: bytes downloaded ahead of the workers, at most (MB); None: from free memory and disk
+    prefetch_mb: int | None = None
+    #: botocore standard-mode attempts per request (first try included); also the tries of a byte range
     s3_max_attempts: int = 5
+    #: objects larger than this are downloaded as concurrent byte ranges of this size
+    s3_part_size: int = 8 * 1024 * 1024
+    #: objects larger than this wait for their worker in the spool on disk, smaller ones in memory
+    spool_above: int = 16 * 1024 * 1024
     s3_connect_timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -76,6 +83,8 @@ class Settings:
             raise ConfigError("--lock-timeout must not be negative")
         if self.rest_rpm is not None and self.rest_rpm < 1:
             raise ConfigError("--rest-rpm must be at least 1")
+        if self.prefetch_mb is not None and self.prefetch_mb < 1:
+            raise ConfigError("--prefetch must be at least 1 (MB)")
 
     def advice(self) -> list[str]:
         """Settings that work but probably not as meant, each as one line saying why."""
@@ -114,6 +123,22 @@ class Settings:
     def replace(self, **changes: object) -> "Settings":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def prefetch_budget(self) -> int:
+        """Bytes the fetch stage may hold: ``prefetch_mb``, else a quarter of the free memory and half the
+        free disk under the data directory, between 64 MB and 2 GB (one day larger than that goes alone)."""
+        if self.prefetch_mb is not None:
+            return self.prefetch_mb * 1024 * 1024
+        free = 2 << 30
+        try:
+            free = min(free, os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4)
+        except (ValueError, OSError, AttributeError):
+            pass
+        try:
+            free = min(free, shutil.disk_usage(self.data_dir).free // 2)
+        except OSError:
+            pass
+        return max(64 << 20, free)
 
     @property
     def journal_path(self) -> Path:
@@ -156,5 +181,6 @@ _ENV: list[tuple[str, str, object]] = [
     ("rest_url", "FLATLOAD_REST_URL", str),
     ("rest_rpm", "FLATLOAD_REST_RPM", _int),
     ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),
+    ("prefetch_mb", "FLATLOAD_PREFETCH_MB", _int),
     ("profile", "AWS_PROFILE", str),
 ]

@@ -14,7 +14,7 @@ from flatload.cli import cli
 from flatload.cli.exits import handle_errors
 from flatload.settings import cores
 from tests.helpers.days import DST_SPRING
-from tests.helpers.store import mkey, s3_client, upload_days
+from tests.helpers.store import mkey, upload_days
 
 D1, D2 = DST_SPRING
 CLEAN_ENV = {k: None for k in os.environ if k.startswith("FLATLOAD_")} | {"MASSIVE_API_KEY": None,

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from flatload.engine.api import load
+from flatload.engine.runner import AHEAD
 from flatload.settings import Settings
 from tests.helpers.interrupts import (
     DAYS,
@@ -56,6 +57,12 @@ from tests.helpers.store import s3_client, upload_days
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform != "linux", reason="signals to process groups, /proc")]
+
+
+#: the n-th minute file a run requests with W workers, at which some day is surely on a worker already:
+#: the fetch stage downloads at most W + AHEAD days before handing one over
+def ON_A_WORKER(workers: int) -> int:  # noqa: N802 - reads as the constant it is, per worker count
+    return workers + AHEAD + 1
 
 
 # ---- the data, a clean run's result, a chain of runs on one data directory ---------------------
@@ -99,19 +106,20 @@ def test_process_pool_interrupts_resume(chain_for: Callable[[int], Chain]) -> No
     """--workers 2: Ctrl-C, kill -9 of the parent, of a worker, SIGTERM to the group, to the parent, a rerun."""
     chain = chain_for(2)
     # Ctrl-C reaches the workers too: they ignore it, the parent finishes the days in flight
-    signal_at_minute_get(chain, "1-ctrl-c", 3, Run.ctrl_c, signal.SIGINT)
+    signal_at_minute_get(chain, "1-ctrl-c", ON_A_WORKER(2), Run.ctrl_c, signal.SIGINT)
     # kill -9 of the parent alone: its workers must not outlive it
     kill_at_minute_get(chain, "2-kill-early", 1)
     # a worker killed (OOM killer): the run ends 'partial', the days it could not load are retried later
-    kill_a_worker(chain, "2b-kill-a-worker", 2)
+    kill_a_worker(chain, "2b-kill-a-worker", ON_A_WORKER(2))
     # SIGTERM to the whole group (systemd's default KillMode): the workers die, their days are
     # dropped (not failed) and their half-written temp files removed
     signal_at_minute_get(chain, "3-sigterm-group", 2, lambda r: os.killpg(r.pid, signal.SIGTERM), signal.SIGTERM,
                          workers_killed=True)
     # SIGTERM to the parent alone (kill PID): the days in flight are finished
-    signal_at_minute_get(chain, "4-sigterm", 2, lambda r: os.kill(r.pid, signal.SIGTERM), signal.SIGTERM)
+    signal_at_minute_get(chain, "4-sigterm", ON_A_WORKER(2), lambda r: os.kill(r.pid, signal.SIGTERM),
+                         signal.SIGTERM)
     # Ctrl-C, acknowledged at once; Ctrl-C again: the days in flight are aborted, the store stays consistent
-    double_ctrl_c(chain, "4b-ctrl-c-twice", 2)
+    double_ctrl_c(chain, "4b-ctrl-c-twice", 2)  # the second Ctrl-C drops whatever is in flight
     final = chain.start("5-rerun")
     final.check_complete(final.wait())
 
@@ -120,10 +128,11 @@ def test_inline_interrupts_resume(chain_for: Callable[[int], Chain]) -> None:
     """--workers 1: SIGTERM, kill -9 mid-write, Ctrl-C, SIGTERM while the journal is held, kill -9 mid-commit,
     a rerun."""
     chain = chain_for(1)
-    signal_at_minute_get(chain, "1-sigterm", 2, lambda r: os.kill(r.pid, signal.SIGTERM), signal.SIGTERM)
+    signal_at_minute_get(chain, "1-sigterm", ON_A_WORKER(1), lambda r: os.kill(r.pid, signal.SIGTERM),
+                         signal.SIGTERM)
     kill_mid_write(chain, "2-kill-mid-write", after=2)
-    signal_at_minute_get(chain, "3-ctrl-c", 2, Run.ctrl_c, signal.SIGINT)
-    double_ctrl_c(chain, "3b-ctrl-c-twice", 1)  # inline: the day being loaded is interrupted where it is
+    signal_at_minute_get(chain, "3-ctrl-c", ON_A_WORKER(1), Run.ctrl_c, signal.SIGINT)
+    double_ctrl_c(chain, "3b-ctrl-c-twice", ON_A_WORKER(1))
 
     # someone holds the journal at the end: a signal ends the wait at once, nothing is lost
     run = hold_journal_then(chain, "4-sigterm-while-locked", lambda r: os.kill(r.pid, signal.SIGTERM))

@@ -63,7 +63,7 @@ source_options = _group(
     click.option("--bucket", default=None, help="S3 bucket [env FLATLOAD_BUCKET; flatfiles]"),
     click.option("--profile", default=None, help="AWS profile holding the flat-files keys"),
     click.option("--mirror", type=click.Path(path_type=Path, file_okay=False), default=None,
-                 help="Read a local directory laid out like the bucket instead of S3"),
+                 help="Read a local directory laid out like the bucket instead of S3 (its files are read in place)"),
 )
 
 #: the REST fallback
@@ -80,6 +80,9 @@ run_options = _group(
     click.option("--underlyings", default=None,
                  help="Options: keep only contracts on these underlyings, e.g. SPY,QQQ [env FLATLOAD_UNDERLYINGS]"),
     click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),
+    click.option("--prefetch", "prefetch_mb", type=click.IntRange(min=1), default=None, metavar="MB",
+                 help="Download at most this many MB ahead of the workers [env FLATLOAD_PREFETCH_MB; a quarter of "
+                      "free memory, half the free disk, at most 2048]"),
     click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
     click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),
     click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,

@@ -22,15 +22,15 @@ class _Rates:
         self.done = 0
         self.failed = 0
 
-    def add(self, rows: int, nbytes: int, error: str | None) -> None:
+    def add(self, rows: int, error: str | None) -> None:
         self.rows += rows
-        self.bytes += nbytes
         self.done += 1
         self.failed += error is not None
 
     def text(self) -> str:
+        """Download and processing apart: bytes in, rows out."""
         secs = max(time.monotonic() - self.t0, 1e-9)
-        return f"{self.rows / secs:,.0f} rows/s, {self.bytes / secs / 1e6:.1f} MB/s"
+        return f"in {self.bytes / secs / 1e6:.1f} MB/s, out {self.rows / secs:,.0f} rows/s"
 
 
 class TqdmReporter:
@@ -47,8 +47,11 @@ class TqdmReporter:
         self.bar = tqdm(total=days, initial=done + failed, unit="day", file=self.file, dynamic_ncols=True,
                         desc="loading")
 
+    def fetched(self, nbytes: int) -> None:
+        self.rates.bytes += nbytes
+
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
-        self.rates.add(rows, nbytes, error)
+        self.rates.add(rows, error)
         if self.bar is not None:
             self.bar.set_postfix_str(f"{day} | {self.rates.text()} | failed {self.rates.failed}", refresh=False)
             self.bar.update(1)
@@ -82,8 +85,11 @@ class LogReporter:
         self.log.info("loading %d day(s)%s, %.1f MB to fetch", days, f" ({already})" if already else "",
                       total_bytes / 1e6)
 
+    def fetched(self, nbytes: int) -> None:
+        self.rates.bytes += nbytes
+
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
-        self.rates.add(rows, nbytes, error)
+        self.rates.add(rows, error)
         if error:
             self.log.warning("failed %s: %s", day, error)
         now = time.monotonic()

@@ -114,9 +114,27 @@ class WorkerPool(Executor):
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker, initargs=(settings, rpm))
         self._closing: threading.Thread | None = None
+        self._spawn_all(workers)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self.pool.submit(_run_in_worker, fn, *args)
+
+    def _spawn_all(self, workers: int) -> None:
+        """Start every worker now, with SIGINT ignored while they start.
+
+        A spawned interpreter inherits an ignored SIGINT, and Python installs its KeyboardInterrupt handler
+        only over the default one: a Ctrl-C while a worker is still importing cannot kill it (the parent
+        alone decides what stops). Spawning all of them here keeps that moment at the start of the run,
+        not in the middle of it (a Ctrl-C in these few milliseconds is not seen).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:  # each submit finding no idle worker starts one (fork and exec happen in submit)
+            for _ in range(workers):
+                self.pool.submit(os.getpid)
+        finally:
+            signal.signal(signal.SIGINT, old)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._closing is not None:

@@ -21,6 +21,9 @@ class Reporter(Protocol):
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
         """One day finished: loaded (``rows``, ``nbytes``) or failed with ``error``."""
 
+    def fetched(self, nbytes: int) -> None:
+        """A day's objects are downloaded (``nbytes``), ahead of its processing."""
+
     def note(self, message: str) -> None:
         """A warning worth showing now."""
 
@@ -35,6 +38,9 @@ class NullReporter:
         pass
 
     def advance(self, day: dt.date, rows: int, nbytes: int, error: str | None = None) -> None:
+        pass
+
+    def fetched(self, nbytes: int) -> None:
         pass
 
     def note(self, message: str) -> None:
@@ -63,7 +69,7 @@ class Progress:
         with self._lock:
             self.in_flight.setdefault(day.isoformat(), []).append(family)
 
-    def end(self, family: str, day: dt.date, rows: int = 0, nbytes: int = 0, failed: bool = False) -> None:
+    def end(self, family: str, day: dt.date, rows: int = 0, failed: bool = False) -> None:
         with self._lock:
             families = self.in_flight.get(day.isoformat(), [])
             if family in families:
@@ -73,6 +79,9 @@ class Progress:
             self.done += not failed
             self.failed += failed
             self.rows += rows
+
+    def fetched(self, nbytes: int) -> None:
+        with self._lock:
             self.nbytes += nbytes
 
     def snapshot(self) -> dict:
@@ -89,6 +98,7 @@ class Progress:
                 "in_flight": sorted(self.in_flight), "rows": self.rows, "bytes": self.nbytes,
                 "bytes_total": self.total_bytes,
                 "progress_pct": round(100.0 * finished / self.total, 1) if self.total else 100.0,
+                # in: bytes downloaded per second; out: rows processed per second
                 "rows_per_s": round(self.rows / secs, 1), "bytes_per_s": round(self.nbytes / secs, 1),
                 "eta_s": round(left / rate, 1) if rate > 0 and left else (0.0 if not left else None),
                 "elapsed_s": round(secs, 1)}

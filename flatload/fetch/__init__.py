@@ -15,4 +15,5 @@ def open_source(settings: Settings) -> Source:
         return MirrorSource(settings.mirror)
     from .s3 import S3Source, make_client
 
-    return S3Source(make_client(settings), settings.bucket, settings.endpoint_url, settings.s3_max_attempts)
+    return S3Source(make_client(settings), settings.bucket, settings.endpoint_url, settings.s3_max_attempts,
+                    part_size=settings.s3_part_size)

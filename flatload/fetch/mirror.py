@@ -39,6 +39,18 @@ class MirrorSource:
             return []
         return sorted(f"{prefix}{p.name}/" for p in base.iterdir() if p.is_dir())
 
+    def local_path(self, key: str) -> Path | None:
+        """The mirror's own file: read in place, never copied."""
+        return self.root / key
+
+    def download(self, key: str, size: int | None = None, etag: str | None = None,
+                 dest: Path | None = None) -> bytes | None:
+        data = self.get(key)
+        if dest is None:
+            return data
+        Path(dest).write_bytes(data)
+        return None
+
     def get(self, key: str) -> bytes:
         path = self.root / key
         try:

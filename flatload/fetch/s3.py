@@ -7,14 +7,18 @@ module only turns what is left into domain errors.
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import boto3
 import botocore.exceptions as bce
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from s3transfer.exceptions import RetriesExceededError
+from s3transfer.subscribers import BaseSubscriber
 
 from ..errors import (
     ConfigError,
@@ -24,7 +28,7 @@ from ..errors import (
     ObjectMissing,
 )
 from ..settings import Settings
-from .source import ObjectInfo
+from .source import ObjectInfo, verify
 
 
 def _session(settings: Settings) -> boto3.session.Session:
@@ -52,19 +56,31 @@ def make_client(settings: Settings):  # -> botocore S3 client
         raise ConfigError(f"cannot build the S3 client for {settings.endpoint_url}: {exc}") from None
 
 
-#: a body cut short after the headers arrived; botocore does not retry these
-_BODY_ERRORS = (bce.HTTPClientError, bce.IncompleteReadError, bce.ConnectionError)
+class _Listed(BaseSubscriber):
+    """Tells the transfer manager what the listing said, so it needs no HEAD and pins the version (If-Match)."""
+
+    def __init__(self, size: int, etag: str) -> None:
+        self.size, self.etag = size, etag
+
+    def on_queued(self, future, **kwargs) -> None:
+        future.meta.provide_transfer_size(self.size)
+        future.meta.provide_object_etag(f'"{self.etag}"')
 
 
 class S3Source:
     """The vendor's bucket (or any S3-compatible endpoint)."""
 
-    def __init__(self, client, bucket: str, endpoint_url: str, attempts: int = 3) -> None:
+    def __init__(self, client, bucket: str, endpoint_url: str, attempts: int = 3,
+                 part_size: int = 8 * 1024 * 1024, concurrency: int = 8) -> None:
         self.client = client
         self.bucket = bucket
         self.endpoint_url = endpoint_url
-        #: tries per request (botocore retries the request; this class retries a body cut short)
+        #: tries per request (botocore retries the request; the transfer manager retries a range cut short)
         self.attempts = max(1, attempts)
+        #: objects above this are fetched as byte ranges of this size, ``concurrency`` at a time
+        self.part_size = part_size
+        self.concurrency = concurrency
+        self._transfers = None
 
     def describe(self) -> str:
         return f"s3://{self.bucket} at {self.endpoint_url}"
@@ -90,28 +106,41 @@ class S3Source:
         return sorted(out)
 
     def get(self, key: str) -> bytes:
-        """The whole object. Domain errors: ObjectMissing, NotEntitled, FetchError, EndpointUnreachable.
+        """The whole object, in memory (through the transfer manager, like every download)."""
+        return self.download(key)  # type: ignore[return-value]
 
-        botocore retries the request until the response headers arrive; a body cut
-        short after that (a dropped connection mid-download) is retried here by
-        tenacity, with the same number of attempts.
+    def download(self, key: str, size: int | None = None, etag: str | None = None,
+                 dest: Path | None = None) -> bytes | None:
+        """Download ``key`` into ``dest`` (None: into memory, returned) with boto3's transfer manager.
+
+        Objects above the part size come as concurrent byte ranges; a range cut short is retried
+        alone (``num_download_attempts``). With the listed ``size`` and ``etag`` no HEAD request is
+        made and every GET carries If-Match: an object the vendor replaces meanwhile fails instead of
+        mixing two versions. The bytes received must equal ``size``; a plain MD5 ETag is checked too.
         """
-        retrying = Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
-                            wait=wait_exponential(multiplier=0.2, max=2.0),
-                            retry=retry_if_exception_type(_BODY_ERRORS))
-        try:
-            return retrying(self._get_once, key)
-        except _BODY_ERRORS as exc:
-            raise FetchError(f"download cut short on each of {self.attempts} attempt(s): {_reason(exc)}",
-                             key=key, hint="rerun later; finished days are kept") from None
-
-    def _get_once(self, key: str) -> bytes:
+        sink: io.BytesIO | str = io.BytesIO() if dest is None else str(dest)
+        subscribers = [_Listed(size, etag)] if size is not None and etag else []
         with self._errors(key, "download", "rerun later; finished days are kept"):
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
-        try:
-            return resp["Body"].read()
-        finally:
-            resp["Body"].close()
+            try:
+                self.transfers().download(self.bucket, key, sink, subscribers=subscribers).result()
+            except RetriesExceededError as exc:
+                raise FetchError(f"download cut short on each of {self.attempts} attempt(s): "
+                                 f"{_reason(exc.last_exception)}", key=key,
+                                 hint="rerun later; finished days are kept") from None
+        data = sink.getvalue() if isinstance(sink, io.BytesIO) else None
+        verify(key, data if data is not None else Path(sink), size, etag)  # type: ignore[arg-type]
+        return data
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def transfers(self):  # -> s3transfer.manager.TransferManager
+        """One transfer manager for this source: its thread pools are shared by all downloads."""
+        if self._transfers is None:
+            config = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size,
+                                    max_concurrency=self.concurrency, num_download_attempts=self.attempts)
+            self._transfers = create_transfer_manager(self.client, config)
+        return self._transfers
 
     @contextmanager
     def _errors(self, what: str, action: str, hint: str) -> Iterator[None]:
@@ -122,6 +151,9 @@ class S3Source:
             raise self._client_error(exc, what) from None
         except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
             raise self._unreachable(exc) from None
+        except bce.FlexibleChecksumError:
+            raise FetchError("the bytes do not match the checksum S3 sent with them", key=what,
+                             hint="rerun later; report it if it persists") from None
         except (bce.HTTPClientError, bce.ConnectionError) as exc:
             raise FetchError(f"{action} failed on each of {self.attempts} attempt(s): {_reason(exc)}", key=what,
                              hint=hint) from None
@@ -134,6 +166,9 @@ class S3Source:
                                hint="check that your plan covers it and the S3 keys are the flat-files keys")
         if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
             return ObjectMissing("no such object", key=what, hint="not published yet, or absent for this day")
+        if status == 412 or code == "PreconditionFailed":
+            return FetchError("the object changed while it was being downloaded (its ETag is new)", key=what,
+                              hint="rerun: the new version is loaded")
         if code == "NoSuchBucket":
             return ConfigError(f"bucket {self.bucket!r} does not exist at {self.endpoint_url}",
                                hint="check --bucket / FLATLOAD_BUCKET")

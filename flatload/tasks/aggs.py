@@ -12,7 +12,7 @@ import polars as pl
 from .. import datasets
 from ..datasets.model import Dataset
 from ..datasets.stocks import session_metrics
-from ..errors import RestUnavailable
+from ..errors import ObjectMissing, RestUnavailable
 from ..store import partitions, recovery
 from ..store.ledger import LedgerEntry, scope_text
 from .model import FileTask, Task, TaskResult, WorkerContext
@@ -29,10 +29,14 @@ def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: s
                        scope=scope_text(task.keep if task.keep is not None else task.scope))
 
 
-def read_local(path: str) -> bytes:
+def read_local(f: FileTask) -> bytes:
     """The bytes of a file the fetch stage (or a mirror) put on local disk for this task."""
-    with open(path, "rb") as fh:
-        return fh.read()
+    try:
+        with open(f.local, "rb") as fh:  # type: ignore[arg-type]
+            return fh.read()
+    except FileNotFoundError:
+        raise ObjectMissing("the file is gone from local disk", key=f.key,
+                            hint="a mirror changed during the run? rerun") from None
 
 
 def _rest(ctx: WorkerContext, key: str):  # -> fetch.rest.RestClient
@@ -98,7 +102,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
             sources[f.dataset] = "rest"
             ledger.append(_entry(task, f, None, "missing", "filled from REST"))
         else:
-            data = read_local(f.local) if f.local is not None else ctx.source.get(f.key)
+            data = f.data if f.data is not None else read_local(f) if f.local is not None else ctx.source.get(f.key)
             nbytes += len(data)
             p = read_csv_gz(data, f.key, ds, task.bounds, task.keep)
             sources[f.dataset] = "flatfile"

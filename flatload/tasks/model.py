@@ -23,13 +23,16 @@ class FileTask:
     """One dataset's file for the task's day. ``obj`` is None when the listing lacks it (REST fills it).
 
     ``local`` is where the bytes already are when the worker gets the task: a file the fetch stage
-    downloaded (spooled) or the mirror's own file; None means the worker fetches the object itself.
+    downloaded (spooled) or the mirror's own file; ``data`` the bytes of a small object; with neither,
+    the worker fetches the object itself.
     """
 
     dataset: str
     key: str
     obj: ObjectInfo | None
     local: str | None = None
+    #: the bytes themselves, for a small object the fetch stage kept in memory
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,11 @@ class Fault:
     ``method``: HTTP method to match (None: any). ``times``: how many matching
     requests get the fault before it is used up (None: every one, forever).
     ``action``: "status" (answer ``status`` with an S3 error XML ``code``),
-    "drop" (read the request, close the socket without answering) or "truncate"
-    (forward, then send only the first half of the body and close).
+    "drop" (read the request, close the socket without answering), "truncate"
+    (forward, then send only the first half of the body and close) or "short" (forward,
+    but answer with the first half of the body as if it were all of it, without the
+    checksum headers: a consistent, short response) or "short-checked" (the same, with
+    the server's checksum headers kept).
     """
 
     key: str | None = None
@@ -69,7 +72,8 @@ class Seen:
     method: str
     path: str  # URL-decoded, without the query
     query: str
-    outcome: str  # "forwarded" | "status 503" | "drop" | "truncate"
+    outcome: str  # "forwarded" | "status 503" | "drop" | "truncate" | "short" | "short-checked"
+    range: str | None = None  # the Range header of a ranged GET
 
 
 @dataclass
@@ -125,14 +129,14 @@ class S3FaultProxy:
         self._thread.join(timeout=5)
 
     # ---- used by the handler -------------------------------------------------------------
-    def _decide(self, method: str, path: str, query: str) -> Fault | None:
+    def _decide(self, method: str, path: str, query: str, range_: str | None = None) -> Fault | None:
         with self._lock:
             fault = next((f for f in self.faults if f.matches(method, path)), None)
             if fault is not None:
                 fault.used += 1
             outcome = "forwarded" if fault is None else (
                 f"status {fault.status}" if fault.action == "status" else fault.action)
-            self.seen.append(Seen(method, path, query, outcome))
+            self.seen.append(Seen(method, path, query, outcome, range_))
             return fault
 
 
@@ -153,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if self.owner.on_request is not None:
             self.owner.on_request(self.command, path)
-        fault = self.owner._decide(self.command, path, query)
+        fault = self.owner._decide(self.command, path, query, self.headers.get("Range"))
         if fault is not None and fault.action == "drop":
             self._drop()
             return
@@ -169,6 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             return
         status, reason, headers, data = self._forward(body)
+        if fault is not None and fault.action in ("short", "short-checked"):
+            data = data[: len(data) // 2]
+            if fault.action == "short":  # a server that sends no checksum: only the size tells
+                headers = [(k, v) for k, v in headers if not k.lower().startswith("x-amz-checksum")]
         self.send_response(status, reason)
         for name, value in headers:
             if name.lower() not in _HOP_BY_HOP:
