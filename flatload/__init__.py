@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "refresh", "load_pairs", "Settings", "LoadSummary"]
+__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "Settings", "LoadSummary"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +16,14 @@ def __getattr__(name: str) -> Any:
         from .engine import api
 
         return getattr(api, name)
+    if name == "bars":
+        from .analysis.bars import bars
+
+        return bars
+    if name == "load_corporate_actions":
+        from .analysis.corporate_actions import load_corporate_actions
+
+        return load_corporate_actions
     if name == "Settings":
         from .settings import Settings
 

@@ -77,7 +77,24 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
+    if not settings.dry_run and "stocks/" in dataset:
+        _refresh_corporate_actions(settings, quiet)
     finish(summary, settings.dry_run, quiet)
+
+
+def _refresh_corporate_actions(settings: Any, quiet: bool) -> None:
+    """Keep splits and dividends current once they were loaded (needs the REST key); a failure is a warning:
+    the day's load stands and the next refresh tries again."""
+    from ..analysis.corporate_actions import refresh_corporate_actions
+    from ..errors import FlatloadError
+
+    try:
+        result = refresh_corporate_actions(settings)
+    except FlatloadError as err:
+        click.echo(f"warning: corporate actions not refreshed: {err.one_line()}", err=True)
+        return
+    if result is not None and not quiet:
+        click.echo(result.line())
 
 
 @click.command()

@@ -24,8 +24,10 @@ def _columns(ds: Dataset) -> list[str]:
     out = []
     for name in ds.partition_schema():
         if name == ds.time_column:
-            out.append(name)
-            out.append(f"timezone('{ds.calendar.tz.key}', {name}) AS {name}_local")
+            # DuckDB 2 reads the partitions' nanosecond times as TIMESTAMPTZ_NS, a type DuckDB 1.x cannot
+            # read from the file's catalog: microseconds (all a minute bar needs) keep the file readable
+            out.append(f"CAST({name} AS TIMESTAMPTZ) AS {name}")
+            out.append(f"timezone('{ds.calendar.tz.key}', CAST({name} AS TIMESTAMPTZ)) AS {name}_local")
         else:
             out.append(name)
     return out
