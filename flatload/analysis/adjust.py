@@ -51,7 +51,8 @@ def split_factors(dates: pl.Series, splits: pl.DataFrame, today: dt.date) -> pl.
     factor = pl.lit(1.0)
     for ex, ratio in zip(events["execution_date"], (events["split_from"] / events["split_to"])):
         factor = factor * pl.when(pl.col("d") < ex).then(pl.lit(ratio)).otherwise(1.0)
-    return pl.DataFrame({"d": dates}).select(factor.alias("split_factor")).to_series()
+    # with_columns, not select: a factor that is a plain 1.0 must still be one value per date
+    return pl.DataFrame({"d": dates}).with_columns(factor.alias("split_factor"))["split_factor"]
 
 
 def dividend_event_factors(dividends: pl.DataFrame) -> pl.Series:
@@ -71,7 +72,7 @@ def dividend_factors(dates: pl.Series, events: pl.DataFrame, anchor: dt.date | N
         for ex, f in zip(events["ex_dividend_date"], events["factor"]):
             if ex <= anchor:
                 factor = factor * pl.when(pl.col("d") < ex).then(pl.lit(f, pl.Float64)).otherwise(1.0)
-    return pl.DataFrame({"d": dates}).select(factor.alias("dividend_factor")).to_series()
+    return pl.DataFrame({"d": dates}).with_columns(factor.alias("dividend_factor"))["dividend_factor"]
 
 
 def factor_table(dates: Sequence[dt.date], adjust: str, splits: pl.DataFrame, dividends: pl.DataFrame,

@@ -58,7 +58,7 @@ def _one(item: str) -> Indicator:
         raise ConfigError(f"unknown indicator {item.strip()!r}", hint=f"use {SPEC_HELP}")
     if name in NO_PERIOD:
         if arg:
-            raise ConfigError(f"{name} takes no period ({item.strip()!r})",
+            raise ConfigError(f"{name} takes no period: {item.strip()!r}",
                               hint="macd is MACD(12, 26, 9); vwap restarts each session")
         return Indicator(name)
     if not arg:

@@ -40,21 +40,18 @@ _UTC_SEGMENTS = """\
     WHERE p.sess = 'all'"""
 
 _STOCK_FACTORS = """\
-    SELECT d.trade_date, d.sf * d.df AS pf, 1.0 / d.sf AS vf
-    FROM (
-        SELECT t.trade_date,
-               CASE WHEN p.adj = 'none' THEN 1.0 ELSE coalesce((
-                   SELECT product(x.split_from / x.split_to)
-                   FROM (SELECT DISTINCT ticker, execution_date, split_from, split_to FROM splits) x
-                   WHERE x.ticker = symbol AND x.execution_date > t.trade_date
-                     AND x.execution_date <= new_york_today()), 1.0) END AS sf,
-               CASE WHEN p.adj <> 'all' THEN 1.0 ELSE (
-                   SELECT CASE WHEN count(*) = count(v.factor) THEN coalesce(product(v.factor), 1.0) END
-                   FROM dividend_factors v
-                   WHERE v.ticker = symbol AND v.ex_dividend_date > t.trade_date
-                     AND v.ex_dividend_date <= stocks_last_session()) END AS df
-        FROM (SELECT DISTINCT trade_date FROM m) t CROSS JOIN p
-    ) d"""
+    SELECT t.trade_date,
+           CASE p.adj WHEN 'none' THEN 1.0
+                      WHEN 'splits' THEN coalesce(s.split_factor, 1.0)
+                      ELSE coalesce(s.split_factor, 1.0) * CASE WHEN v.ex_dividend_date IS NULL THEN 1.0
+                                                                 ELSE v.dividend_factor END
+           END AS pf,
+           CASE WHEN p.adj = 'none' THEN 1.0 ELSE 1.0 / coalesce(s.split_factor, 1.0) END AS vf
+    FROM (SELECT DISTINCT trade_date FROM m) t
+    CROSS JOIN p
+    ASOF LEFT JOIN (SELECT * FROM split_factor_steps WHERE ticker = symbol) s ON t.trade_date < s.execution_date
+    ASOF LEFT JOIN (SELECT * FROM dividend_factor_steps WHERE ticker = symbol) v
+        ON t.trade_date < v.ex_dividend_date"""
 
 _NO_FACTORS = "    SELECT DISTINCT m.trade_date, 1.0 AS pf, 1.0 AS vf FROM m CROSS JOIN p WHERE p.adj = 'none'"
 

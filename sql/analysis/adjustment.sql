@@ -32,29 +32,41 @@ FROM (SELECT DISTINCT ticker, ex_dividend_date, cash_amount, currency FROM divid
 ASOF LEFT JOIN sessions s ON v.ex_dividend_date > s.trade_date
 LEFT JOIN journal j ON j.symbol = v.ticker AND j.trade_date = s.trade_date;
 
--- split_factor, volume_factor and dividend_factor of every journal row.
-CREATE OR REPLACE VIEW adjustment_factors AS
-WITH sf AS (
-    SELECT j.symbol, j.trade_date, product(x.split_from / x.split_to) AS f
-    FROM journal j
-    JOIN (SELECT DISTINCT ticker, execution_date, split_from, split_to FROM splits) x
-      ON x.ticker = j.symbol AND x.execution_date > j.trade_date AND x.execution_date <= new_york_today()
-    GROUP BY j.symbol, j.trade_date
-), df AS (
-    SELECT j.symbol, j.trade_date,
-           CASE WHEN count(*) = count(v.factor) THEN product(v.factor) END AS f
-    FROM journal j
-    JOIN dividend_factors v
-      ON v.ticker = j.symbol AND v.ex_dividend_date > j.trade_date AND v.ex_dividend_date <= stocks_last_session()
-    GROUP BY j.symbol, j.trade_date
+-- The split factor as a step function of the date: every session before execution_date (and on
+-- or after the previous step's) has this split_factor. Splits on one day multiply.
+CREATE OR REPLACE VIEW split_factor_steps AS
+SELECT ticker, execution_date,
+       product(ratio) OVER (PARTITION BY ticker ORDER BY execution_date DESC
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS split_factor
+FROM (
+    SELECT ticker, execution_date, product(split_from / split_to) AS ratio
+    FROM (SELECT DISTINCT ticker, execution_date, split_from, split_to FROM splits)
+    WHERE execution_date <= new_york_today()
+    GROUP BY ticker, execution_date
+);
+
+-- The same for dividends: sessions before ex_dividend_date have this dividend_factor (NULL when
+-- it or a later one has no factor).
+CREATE OR REPLACE VIEW dividend_factor_steps AS
+SELECT ticker, ex_dividend_date,
+       CASE WHEN sum(missing) OVER w = 0 THEN product(ratio) OVER w END AS dividend_factor
+FROM (
+    SELECT ticker, ex_dividend_date, product(factor) AS ratio, count(*) - count(factor) AS missing
+    FROM dividend_factors
+    WHERE ex_dividend_date <= stocks_last_session()
+    GROUP BY ticker, ex_dividend_date
 )
+WINDOW w AS (PARTITION BY ticker ORDER BY ex_dividend_date DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+
+-- split_factor, volume_factor and dividend_factor of every journal row: the first step after it.
+CREATE OR REPLACE VIEW adjustment_factors AS
 SELECT j.symbol, j.trade_date,
-       coalesce(sf.f, 1.0)                              AS split_factor,
-       1.0 / coalesce(sf.f, 1.0)                        AS volume_factor,
-       CASE WHEN df.symbol IS NULL THEN 1.0 ELSE df.f END AS dividend_factor
+       coalesce(s.split_factor, 1.0)                             AS split_factor,
+       1.0 / coalesce(s.split_factor, 1.0)                       AS volume_factor,
+       CASE WHEN v.ticker IS NULL THEN 1.0 ELSE v.dividend_factor END AS dividend_factor
 FROM journal j
-LEFT JOIN sf ON sf.symbol = j.symbol AND sf.trade_date = j.trade_date
-LEFT JOIN df ON df.symbol = j.symbol AND df.trade_date = j.trade_date;
+ASOF LEFT JOIN split_factor_steps s ON s.ticker = j.symbol AND j.trade_date < s.execution_date
+ASOF LEFT JOIN dividend_factor_steps v ON v.ticker = j.symbol AND j.trade_date < v.ex_dividend_date;
 
 -- The journal in today's shares: prices x split_factor, day_volume x volume_factor. Multiply a
 -- price by dividend_factor as well for the total-return convention (what --adjust all does).

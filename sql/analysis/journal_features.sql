@@ -28,8 +28,9 @@ WITH loaded AS (
                     OVER (ORDER BY s.trade_date ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS full_before
     FROM sessions s LEFT JOIN loaded l ON l.trade_date = s.trade_date
 ), scoped AS (
-    -- sessions loaded for a few symbols only (--symbols)
-    SELECT DISTINCT trade_date, unnest(string_split(scope, ',')) AS symbol FROM loaded WHERE scope <> '*'
+    -- sessions loaded for a few symbols only (--symbols), numbered per symbol
+    SELECT trade_date, symbol, row_number() OVER (PARTITION BY symbol ORDER BY trade_date) AS k
+    FROM (SELECT DISTINCT trade_date, unnest(string_split(scope, ',')) AS symbol FROM loaded WHERE scope <> '*')
 ), rows_ AS (
     SELECT j.*, a.split_factor,
            lag(j.trade_date) OVER w                    AS prev_date,
@@ -39,16 +40,16 @@ WITH loaded AS (
     JOIN adjustment_factors a ON a.symbol = j.symbol AND a.trade_date = j.trade_date
     WINDOW w AS (PARTITION BY j.symbol ORDER BY j.trade_date)
 ), linked AS (
+    -- prev_ok: every session between the previous row and this one is in the store for this symbol
+    -- (sessions strictly between = those loaded for all + those loaded for a scope naming it)
     SELECT r.*,
-           CASE WHEN r.prev_date IS NULL OR cd.n IS NULL OR cp.n IS NULL THEN FALSE
-                WHEN cd.n - cp.n - 1 = cd.full_before - cp.full_upto THEN TRUE
-                ELSE cd.n - cp.n - 1 = cd.full_before - cp.full_upto
-                     + (SELECT count(*) FROM scoped c
-                        WHERE c.symbol = r.symbol AND c.trade_date > r.prev_date AND c.trade_date < r.trade_date)
-           END AS prev_ok
+           r.prev_date IS NOT NULL AND cd.n IS NOT NULL AND cp.n IS NOT NULL
+           AND cd.n - cp.n - 1 = cd.full_before - cp.full_upto + coalesce(sd.k, 0) - coalesce(sp.k, 0) AS prev_ok
     FROM rows_ r
     LEFT JOIN cal cd ON cd.trade_date = r.trade_date
     LEFT JOIN cal cp ON cp.trade_date = r.prev_date
+    ASOF LEFT JOIN scoped sd ON sd.symbol = r.symbol AND r.trade_date > sd.trade_date
+    ASOF LEFT JOIN scoped sp ON sp.symbol = r.symbol AND r.prev_date >= sp.trade_date
 ), priced AS (
     SELECT l.*,
            CASE WHEN l.prev_ok THEN l.prev_close_now / l.split_factor END AS prev_close_then
