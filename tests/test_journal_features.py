@@ -81,7 +81,8 @@ def _expected(rows: list[dict]) -> list[dict]:
         trs.append(tr)
         links.append(ok)
         last14 = trs[-14:]
-        vols = [x["day_volume"] / factor(x["trade_date"]) for x in rows[max(0, i - 20):i] if x["day_volume"] is not None]
+        vols = [x["day_volume"] / factor(x["trade_date"]) for x in rows[max(0, i - 20):i]
+                if x["day_volume"] is not None]
         rvol = None
         if i >= 20 and all(links[-20:]) and len(vols) == 20 and sum(vols) > 0 and r["day_volume"] is not None:
             rvol = r["day_volume"] / factor(d) / (sum(vols) / 20)

@@ -1,14 +1,15 @@
 """Indicators on bars, computed with TA-Lib (``--indicators sma:20,rsi:14,macd``).
 
-| spec        | columns                                   | TA-Lib                      |
-|-------------|-------------------------------------------|-----------------------------|
-| ``sma:N``   | ``sma_N``                                 | SMA(close, N)               |
-| ``ema:N``   | ``ema_N``                                 | EMA(close, N)               |
-| ``rsi:N``   | ``rsi_N``                                 | RSI(close, N) (Wilder)      |
-| ``macd``    | ``macd, macd_signal, macd_hist``          | MACD(close, 12, 26, 9)      |
-| ``bbands:N``| ``bb_upper_N, bb_middle_N, bb_lower_N``   | BBANDS(close, N, 2σ, 2σ, SMA)|
-| ``atr:N``   | ``atr_N``                                 | ATR(high, low, close, N)    |
-| ``vwap``    | ``session_vwap``                          | none: Σ(typical × volume) / Σ volume from the session's first bar |
+| spec         | columns                                 | computed by                                   |
+|--------------|-----------------------------------------|-----------------------------------------------|
+| ``sma:N``    | ``sma_N``                               | TA-Lib SMA(close, N)                          |
+| ``ema:N``    | ``ema_N``                               | TA-Lib EMA(close, N)                          |
+| ``rsi:N``    | ``rsi_N``                               | TA-Lib RSI(close, N) (Wilder)                 |
+| ``macd``     | ``macd, macd_signal, macd_hist``        | TA-Lib MACD(close, 12, 26, 9)                 |
+| ``bbands:N`` | ``bb_upper_N, bb_middle_N, bb_lower_N`` | TA-Lib BBANDS(close, N, 2σ, 2σ, SMA)          |
+| ``atr:N``    | ``atr_N``                               | TA-Lib ATR(high, low, close, N) (Wilder)      |
+| ``vwap``     | ``session_vwap``                        | Σ(typical × volume) / Σ volume since the      |
+|              |                                         | session's first bar (TA-Lib has no VWAP)      |
 
 N defaults to 20 (sma, ema, bbands) or 14 (rsi, atr). Indicators run over every bar in order,
 across sessions, as a chart does; where the store holds history before ``--start`` it is read

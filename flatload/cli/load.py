@@ -77,9 +77,11 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
-    if not settings.dry_run and "stocks/" in dataset:
-        _refresh_corporate_actions(settings, quiet)
-    finish(summary, settings.dry_run, quiet)
+    if settings.dry_run or "stocks/" not in dataset or summary.exit_code not in (0, 1):
+        finish(summary, settings.dry_run, quiet)
+    report(summary, quiet)
+    _refresh_corporate_actions(settings, quiet)
+    sys.exit(summary.exit_code)
 
 
 def _refresh_corporate_actions(settings: Any, quiet: bool) -> None:
