@@ -63,7 +63,7 @@ def test_bars_equal_an_independent_computation(store, every, session, ticker):
 
 def test_columns_types_and_zone(store):
     settings, _ = store
-    got = flatload.bars("AAPL", DST_SPRING[0], DST_SPRING[1], every="5m", settings=settings)
+    got = flatload.bars("AAPL", "2024-03-08", "2024-03-11", every="5m", settings=settings)
     assert got.columns == ["symbol", "window_start", "open", "high", "low", "close", "volume", "vwap", "transactions"]
     assert got.schema["window_start"] == pl.Datetime("ns", "America/New_York")
     assert got.schema["transactions"] == pl.Int64
@@ -197,9 +197,11 @@ def test_a_range_without_sessions_has_no_bars(store):
     ({"dataset": "crypto", "adjust": "splits", "session": "all"}, "adjustment is for stocks only, not crypto"),
     ({"dataset": "stocks/day_aggs"}, "bars are made from minute aggregates, not stocks/day_aggs"),
     ({"dataset": "options"}, "this store has no options/minute_aggs partitions yet"),
+    ({"start": "03/08/2024"}, "start '03/08/2024' is not a date like 2024-03-11"),
 ])
 def test_bad_arguments_are_config_errors(store, kwargs, message):
     settings, _ = store
+    args = {"start": DST_SPRING[0], "end": DST_SPRING[1], **kwargs}
     with pytest.raises(ConfigError) as err:
-        flatload.bars("AAPL", DST_SPRING[0], DST_SPRING[1], settings=settings, **kwargs)
+        flatload.bars("AAPL", settings=settings, **args)
     assert message in err.value.one_line()

@@ -101,12 +101,23 @@ def _finish(frame: pl.DataFrame, symbol: str, zone: ZoneInfo) -> pl.DataFrame:
                         *BAR_COLUMNS[2:], *extra)
 
 
-def bars(symbol: str, start: dt.date, end: dt.date, every: str = "1m", session: str | None = None,
+def _date(value: dt.date | str, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise ConfigError(f"{name} takes a date, not a datetime: {value}")
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} {value!r} is not a date like 2024-03-11") from None
+
+
+def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m", session: str | None = None,
          adjust: str = "none", indicators: str | Sequence[str] | None = None, dataset: str = "stocks",
          settings: Settings | None = None) -> pl.DataFrame:
     """``symbol``'s bars from ``start`` to ``end`` (trade dates, inclusive) out of the store's minute bars.
 
-    ``every``: ``<n>m``, ``<n>h``, ``1d`` or ``1w``. ``session``: ``regular`` (default where there are
+    ``start``/``end``: dates, or ISO text. ``every``: ``<n>m``, ``<n>h``, ``1d`` or ``1w``. ``session``: ``regular`` (default where there are
     sessions), ``extended`` or ``all`` (the only one for crypto and forex, which run in UTC days).
     ``adjust``: ``none``, ``splits`` or ``all`` (stocks; needs ``flatload corporate-actions``).
     ``indicators``: e.g. ``"sma:20,rsi:14,macd"`` (TA-Lib); their values at ``start`` use all the
@@ -115,6 +126,7 @@ def bars(symbol: str, start: dt.date, end: dt.date, every: str = "1m", session: 
     the store has no minute bar of ``symbol`` in the range.
     """
     ds = minute_dataset(dataset)
+    start, end = _date(start, "start"), _date(end, "end")
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     width = parse_every(every)

@@ -2,11 +2,11 @@
 
 Aggregates fill a flat file that is missing or incomplete; splits and dividends feed the
 analyst layer's adjustment (``flatload corporate-actions``). Every endpoint pages with
-``next_url``. Retries come from libraries: urllib3's
-``Retry`` handles throttling, 5xx and dropped connections at the HTTP layer; tenacity
-handles the one glitch urllib3 cannot see, an HTTP 200 whose body says "no results"
-(``"results": null``) that a retry fixes. The API key only ever travels in the
-``Authorization`` header, so it cannot leak into URLs, exceptions or logs.
+``next_url``. Retries come from libraries: urllib3's ``Retry`` handles throttling, 5xx
+and dropped connections at the HTTP layer; tenacity handles the one glitch urllib3 cannot
+see, an HTTP 200 whose body says "no results" (``"results": null``) that a retry fixes.
+The API key only ever travels in the ``Authorization`` header, so it cannot leak into
+URLs, exceptions or logs.
 """
 from __future__ import annotations
 
