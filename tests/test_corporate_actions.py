@@ -89,8 +89,8 @@ def test_load_replaces_the_scope_and_counts_bad_rows(fake, tmp_path):
     assert (div["cash_amount"], div["frequency"], div["pay_date"], div["declaration_date"]) == \
         (0.24, 4, None, dt.date(2024, 1, 2))
     # the vendor withdraws AAPL's 2014 split and adds one: a reload of AAPL mirrors it, others stay
-    fake._reference["/stocks/v1/splits"] = [s for s in SPLITS if s["id"] != "s1"] + [
-        {"id": "s9", "ticker": "AAPL", "execution_date": "2025-01-02", "split_from": 1, "split_to": 2}]
+    fake.set_splits([s for s in SPLITS if s["id"] != "s1"] + [
+        {"id": "s9", "ticker": "AAPL", "execution_date": "2025-01-02", "split_from": 1, "split_to": 2}])
     flatload.load_corporate_actions(settings, ["AAPL"])
     aapl = query("SELECT id FROM splits WHERE ticker = 'AAPL' ORDER BY id", settings)["id"].to_list()
     assert aapl == ["s0", "s9"]
@@ -119,9 +119,8 @@ def test_refresh_rereads_recent_events_of_the_loaded_symbols(fake, tmp_path):
     settings = flatload.Settings(data_dir=tmp_path / "data", api_key=KEY, rest_url=fake.url, workers=1)
     assert refresh_corporate_actions(settings) is None  # nothing loaded yet: nothing to keep current
     flatload.load_corporate_actions(settings, ["AAPL"])
-    fake._reference["/stocks/v1/dividends"].append(
-        {"id": "new", "ticker": "AAPL", "ex_dividend_date": "2024-08-30", "cash_amount": 0.3})
-    fake._reference["/stocks/v1/dividends"] = [d for d in fake._reference["/stocks/v1/dividends"] if d["id"] != "d2"]
+    fake.set_dividends([d for d in fake.served("/stocks/v1/dividends") if d["id"] != "d2"] + [
+        {"id": "new", "ticker": "AAPL", "ex_dividend_date": "2024-08-30", "cash_amount": 0.3}])
     before = len(fake.requests)
     result = refresh_corporate_actions(settings, today=dt.date(2024, 9, 1))
     assert result is not None and result.since == dt.date(2024, 9, 1) - dt.timedelta(days=REFRESH_DAYS)

@@ -7,6 +7,7 @@ import math
 import polars as pl
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import flatload
@@ -139,6 +140,7 @@ def test_bad_indicator_specs(spec, message):
     assert err.value.one_line() == message
 
 
+@hypothesis_settings(deadline=None)
 @given(st.lists(st.floats(min_value=1, max_value=1000, allow_nan=False), min_size=1, max_size=60),
        st.integers(min_value=2, max_value=30))
 def test_sma_on_any_series(closes, n):

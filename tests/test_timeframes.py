@@ -6,6 +6,7 @@ import datetime as dt
 import polars as pl
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from flatload import calendar
@@ -99,6 +100,7 @@ def _minutes(draw):
     return seg_start, length, offsets, width
 
 
+@hypothesis_settings(deadline=None)  # Polars' first call in a process can take longer than Hypothesis' 200 ms
 @given(_minutes())
 def test_buckets_align_to_the_segment_start_and_never_cross_its_end(case):
     seg_start, length, offsets, width = case

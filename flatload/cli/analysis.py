@@ -30,7 +30,8 @@ def sql(sql_text: str | None, fmt: str, verbose: bool, **opts: Any) -> None:
     """Query the store read-only (views pointed at it), or open the duckdb CLI on it.
 
     \b
-    flatload sql "SELECT * FROM journal WHERE symbol = 'AAPL' ORDER BY trade_date"
+    flatload sql "SELECT * FROM journal_features WHERE symbol = 'AAPL' ORDER BY trade_date"
+    flatload sql "SELECT * FROM bars('AAPL', DATE '2024-03-04', DATE '2024-03-08', INTERVAL 5 MINUTE, 'regular')"
     echo "SELECT count(*) FROM minute_bars" | flatload sql --format csv
     flatload sql            # the duckdb CLI (pip install duckdb-cli), read-only
     """

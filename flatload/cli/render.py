@@ -1,9 +1,14 @@
-"""Terminal text for the read-only reports (``flatload.reports``): status lines and the gaps matrix."""
+"""Terminal text for the read-only reports (``flatload.reports``) and for frames (``flatload sql``, ``bars``)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..reports.gaps import CLASSES
+
+if TYPE_CHECKING:  # Polars loads only when a frame is rendered
+    import polars as pl
 
 #: one character per day in the gaps matrix; '-' marks a weekend/holiday, ' ' a day outside the range
 MARKS = {"flatfile": "F", "rest": "R", "suspect": "S", "failed": "x", "missing": "."}
@@ -150,7 +155,7 @@ def frame_text(frame, fmt: str) -> str:
         return str(frame)
 
 
-def iso_times(frame):  # -> polars.DataFrame
+def iso_times(frame: "pl.DataFrame") -> "pl.DataFrame":
     """Time-zone-aware columns as ISO 8601 text with the offset (``2024-03-04T09:30:00-05:00``)."""
     import polars as pl
 
@@ -162,7 +167,7 @@ def iso_times(frame):  # -> polars.DataFrame
 SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".txt": "table"}
 
 
-def write_frame(frame, fmt: str, out) -> int:  # frame: polars.DataFrame, out: Path
+def write_frame(frame: "pl.DataFrame", fmt: str, out: Path) -> int:
     """Write ``frame`` to the file ``out`` as table, csv, json (records) or parquet; returns its rows.
 
     Text formats carry times as ISO 8601 with the offset; parquet keeps them typed.

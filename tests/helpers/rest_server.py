@@ -109,6 +109,21 @@ class FakeRest:
         with self._lock:
             self._reference["/stocks/v1/dividends"].extend(rows)
 
+    def set_splits(self, rows: list[dict[str, Any]]) -> None:
+        """Serve only these splits from now on (the vendor corrected or withdrew some)."""
+        with self._lock:
+            self._reference["/stocks/v1/splits"] = list(rows)
+
+    def set_dividends(self, rows: list[dict[str, Any]]) -> None:
+        """Serve only these dividends from now on."""
+        with self._lock:
+            self._reference["/stocks/v1/dividends"] = list(rows)
+
+    def served(self, path: str) -> list[dict[str, Any]]:
+        """A copy of the rows ``path`` (/stocks/v1/splits or /stocks/v1/dividends) serves."""
+        with self._lock:
+            return [dict(r) for r in self._reference[path]]
+
     def script(self, path_prefix: str, responses: list[Fault]) -> None:
         """Queue faults for requests whose path starts with ``path_prefix`` (raw, as sent)."""
         with self._lock:
