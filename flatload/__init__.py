@@ -1,6 +1,7 @@
 """flatload: Polygon.io / Massive S3 flat files → Parquet partitions + a DuckDB trading journal.
 
-``flatload.load(start, end, settings)`` is the library entry point the CLI calls.
+``flatload.load(start, end, settings)`` is the library entry point the CLI calls; ``flatload.bars(...)``
+the analyst's (bars at any timeframe, adjusted, with indicators).
 Imports are lazy so that pool workers can size Polars' thread pool before Polars loads.
 """
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "refresh", "load_pairs", "Settings", "LoadSummary"]
+__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "refresh_corporate_actions",
+           "Settings", "LoadSummary"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +18,14 @@ def __getattr__(name: str) -> Any:
         from .engine import api
 
         return getattr(api, name)
+    if name == "bars":
+        from .analysis.bars import bars
+
+        return bars
+    if name in ("load_corporate_actions", "refresh_corporate_actions"):
+        from .analysis import corporate_actions
+
+        return getattr(corporate_actions, name)
     if name == "Settings":
         from .settings import Settings
 

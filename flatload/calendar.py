@@ -126,6 +126,35 @@ def sessions(start: dt.date, end: dt.date) -> list[dt.date]:
     return [ts.date() for ts in cal.sessions_in_range(lo, hi)]
 
 
+def session_table(start: dt.date | None = None, end: dt.date | None = None) -> list[SessionBounds]:
+    """:func:`session_bounds` of every session in ``[start, end]`` (default: all the calendar knows), oldest first.
+
+    One vectorized pass over the calendar's schedule: thousands of sessions cost what one
+    ``session_bounds`` call costs, and the values are the same.
+    """
+    import pandas as pd
+
+    cal = _xnys()
+    lo = max(_ts(start), cal.first_session) if start else cal.first_session
+    hi = min(_ts(end), cal.last_session) if end else cal.last_session
+    if hi < lo:
+        return []
+    sched = cal.schedule.loc[lo:hi]
+    dates = pd.DatetimeIndex(sched.index).as_unit("ns")  # asi8 below must be nanoseconds
+    # wall-clock times localized per date: 04:00 and midnight are New York times on every date, DST or not
+    pre = (dates + pd.Timedelta(hours=PRE_OPEN.hour)).tz_localize(NY).asi8
+    day_start = dates.tz_localize(NY).asi8
+    day_end = (dates + pd.Timedelta(days=1)).tz_localize(NY).asi8
+    opens = pd.DatetimeIndex(sched["open"]).as_unit("ns").asi8
+    closes = pd.DatetimeIndex(sched["close"]).as_unit("ns").asi8
+    post = closes + AFTER_HOURS // dt.timedelta(microseconds=1) * 1000
+    regular_close = (dates + pd.Timedelta(hours=16)).tz_localize(NY).asi8
+    return [SessionBounds(date=d.date(), day_start=int(day_start[i]), pre_start=int(pre[i]), open=int(opens[i]),
+                          close=int(closes[i]), post_end=int(post[i]), day_end=int(day_end[i]),
+                          early_close=bool(closes[i] < regular_close[i]))
+            for i, d in enumerate(dates)]
+
+
 def early_closes(start: dt.date, end: dt.date) -> list[dt.date]:
     """Sessions in range that close early (13:00 ET)."""
     return [d for d in sessions(start, end) if session_bounds(d).early_close]

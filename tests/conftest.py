@@ -61,3 +61,13 @@ def settings(tmp_path: Path, s3_endpoint: str, bucket: str) -> Settings:
                     use_rest=False, lock_timeout=2.0, s3_max_attempts=2)
 
 
+
+
+@pytest.fixture(scope="session")
+def bars_store(tmp_path_factory: pytest.TempPathFactory):
+    """A store of ten stock sessions around the 2024 spring DST switch and two early closes, plus EDGE
+    (tests.helpers.analysis_store), and the files it was loaded from: ``(settings, files)``. Read-only."""
+    from tests.helpers import analysis_store
+
+    files = analysis_store.stock_files(analysis_store.DAYS)
+    return analysis_store.load_store(tmp_path_factory.mktemp("bars"), files, analysis_store.DAYS), files

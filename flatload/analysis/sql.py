@@ -8,7 +8,8 @@ always gets in; one that fails at once ("Conflicting lock") only hit a commit.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -27,16 +28,29 @@ def _journal(settings: Settings) -> Path:
     return settings.journal_path
 
 
-def query(sql: str, settings: Settings, params: Sequence[object] | None = None) -> pl.DataFrame:
-    """Run ``sql`` read-only against the store of ``settings``; waits up to ``lock_timeout`` for a commit."""
+@contextmanager
+def reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the store of ``settings`` (waits up to ``lock_timeout`` for a commit)."""
     con = db.connect(_journal(settings), settings.lock_timeout, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
+    """The result of ``sql`` as a Polars frame; a DuckDB error becomes a one-line :class:`QueryError`."""
     try:
         return pl.from_arrow(con.sql(sql, params=list(params or [])).to_arrow_table())  # type: ignore[return-value]
     except duckdb.Error as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QueryError(text, hint="check the query; `flatload sql \"SHOW TABLES\"` lists what there is") from None
-    finally:
-        con.close()
+
+
+def query(sql: str, settings: Settings, params: Sequence[object] | None = None) -> pl.DataFrame:
+    """Run ``sql`` read-only against the store of ``settings``; waits up to ``lock_timeout`` for a commit."""
+    with reader(settings) as con:
+        return frame(con, sql, params)
 
 
 def shell_command(settings: Settings) -> list[str]:

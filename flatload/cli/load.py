@@ -77,7 +77,26 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
-    finish(summary, settings.dry_run, quiet)
+    if settings.dry_run or "stocks/" not in dataset or summary.exit_code not in (0, 1):
+        finish(summary, settings.dry_run, quiet)
+    report(summary, quiet)
+    _refresh_corporate_actions(settings, quiet)
+    sys.exit(summary.exit_code)
+
+
+def _refresh_corporate_actions(settings: Any, quiet: bool) -> None:
+    """Keep splits and dividends current once they were loaded (needs the REST key); a failure is a warning:
+    the day's load stands and the next refresh tries again."""
+    from ..analysis.corporate_actions import refresh_corporate_actions
+    from ..errors import FlatloadError
+
+    try:
+        result = refresh_corporate_actions(settings)
+    except FlatloadError as err:
+        click.echo(f"warning: corporate actions not refreshed: {err.one_line()}", err=True)
+        return
+    if result is not None and not quiet:
+        click.echo(result.line())
 
 
 @click.command()

@@ -18,7 +18,8 @@ def cli() -> None:
     """
 
 
-for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql):
+for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql,
+                analysis.bars, analysis.corporate_actions):
     cli.add_command(command)
 
 

@@ -1,9 +1,14 @@
-"""Terminal text for the read-only reports (``flatload.reports``): status lines and the gaps matrix."""
+"""Terminal text for the read-only reports (``flatload.reports``) and for frames (``flatload sql``, ``bars``)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..reports.gaps import CLASSES
+
+if TYPE_CHECKING:  # Polars loads only when a frame is rendered
+    import polars as pl
 
 #: one character per day in the gaps matrix; '-' marks a weekend/holiday, ' ' a day outside the range
 MARKS = {"flatfile": "F", "rest": "R", "suspect": "S", "failed": "x", "missing": "."}
@@ -148,3 +153,27 @@ def frame_text(frame, fmt: str) -> str:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, fmt_str_lengths=200, fmt_float="full"):
         return str(frame)
+
+
+def iso_times(frame: "pl.DataFrame") -> "pl.DataFrame":
+    """Time-zone-aware columns as ISO 8601 text with the offset (``2024-03-04T09:30:00-05:00``)."""
+    import polars as pl
+
+    zoned = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    return frame.with_columns(pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%:z") for c in zoned)
+
+
+#: ``--out`` file suffixes and the format each implies
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".txt": "table"}
+
+
+def write_frame(frame: "pl.DataFrame", fmt: str, out: Path) -> int:
+    """Write ``frame`` to the file ``out`` as table, csv, json (records) or parquet; returns its rows.
+
+    Text formats carry times as ISO 8601 with the offset; parquet keeps them typed.
+    """
+    if fmt == "parquet":
+        frame.write_parquet(out)
+    else:
+        out.write_text(frame_text(iso_times(frame), fmt).rstrip("\n") + "\n")
+    return frame.height

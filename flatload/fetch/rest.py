@@ -1,10 +1,12 @@
-"""REST API fallback: aggregates from the Massive/Polygon REST API in the flat-file schema.
+"""The Massive/Polygon REST API: aggregates in the flat-file schema, and splits and dividends.
 
-Used when a flat file is missing or incomplete. Retries come from libraries: urllib3's
-``Retry`` handles throttling, 5xx and dropped connections at the HTTP layer; tenacity
-handles the one glitch urllib3 cannot see, an HTTP 200 whose body says "no results"
-(``"results": null``) that a retry fixes. The API key only ever travels in the
-``Authorization`` header, so it cannot leak into URLs, exceptions or logs.
+Aggregates fill a flat file that is missing or incomplete; splits and dividends feed the
+analyst layer's adjustment (``flatload corporate-actions``). Every endpoint pages with
+``next_url``. Retries come from libraries: urllib3's ``Retry`` handles throttling, 5xx
+and dropped connections at the HTTP layer; tenacity handles the one glitch urllib3 cannot
+see, an HTTP 200 whose body says "no results" (``"results": null``) that a retry fixes.
+The API key only ever travels in the ``Authorization`` header, so it cannot leak into
+URLs, exceptions or logs.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -44,6 +46,12 @@ NULL_RESULT_ATTEMPTS = 4
 # A server asking for a long pause (free tier: 5 requests/min) is obeyed up to this cap.
 _RETRY_AFTER_MAX = 120
 MAX_LIMIT = 50_000
+#: the corporate-action endpoints (since 2026-02-18; /v3/reference/* are deprecated) and their page limit
+SPLITS_PATH = "/stocks/v1/splits"
+DIVIDENDS_PATH = "/stocks/v1/dividends"
+REFERENCE_LIMIT = 5000
+#: tickers per ``ticker.any_of`` request
+TICKER_BATCH = 100
 
 
 def api_key_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -100,7 +108,7 @@ class _Spacer:
 
 
 class RestClient:
-    """Fetch stock aggregates over REST and return them in the flat-file schema.
+    """Fetch stock aggregates over REST (in the flat-file schema) and corporate actions (as the API's rows).
 
     Thread-safe; use as a context manager or call :meth:`close`.
     """
@@ -162,18 +170,36 @@ class RestClient:
         day = d.isoformat()
         # safe="" so a "/" in a ticker cannot change the path; "." stays as it is unreserved.
         path = f"/v2/aggs/ticker/{quote(ticker, safe='')}/range/1/minute/{day}/{day}"
-        frames: list[pl.DataFrame] = []
-        fields: dict[str, str] | None = {"adjusted": "false", "sort": "asc", "limit": str(MAX_LIMIT)}
-        url: str | None = self.base_url + path
-        while url is not None:
-            body = self._get_json(url, fields)
-            frames.append(_to_frame(body.get("results") or [], ticker))
-            nxt = self._rebase(body["next_url"]) if body.get("next_url") else None
-            if nxt is not None and nxt == url:  # a server echoing its own URL would loop forever
-                raise FetchError("REST next_url points back at the same page", key=path)
-            url = nxt
-            fields = None  # next_url already carries the cursor and the query
+        fields = {"adjusted": "false", "sort": "asc", "limit": str(MAX_LIMIT)}
+        frames = [_to_frame(body.get("results") or [], ticker) for body in self._pages(path, fields)]
         return pl.concat(frames, how="vertical") if frames else empty_frame()
+
+    def splits(self, tickers: Sequence[str] | None = None,
+               since: datetime.date | None = None) -> list[dict[str, Any]]:
+        """Stock splits from ``/stocks/v1/splits`` (of ``tickers``, executed on or after ``since``), every page."""
+        return self._reference(SPLITS_PATH, "execution_date", tickers, since)
+
+    def dividends(self, tickers: Sequence[str] | None = None,
+                  since: datetime.date | None = None) -> list[dict[str, Any]]:
+        """Cash dividends from ``/stocks/v1/dividends`` (of ``tickers``, ex-date on or after ``since``), every page."""
+        return self._reference(DIVIDENDS_PATH, "ex_dividend_date", tickers, since)
+
+    def _reference(self, path: str, date_field: str, tickers: Sequence[str] | None,
+                   since: datetime.date | None) -> list[dict[str, Any]]:
+        """Every result of a reference endpoint, ``tickers.any_of`` in batches that keep URLs short."""
+        fields = {"limit": str(REFERENCE_LIMIT), "sort": f"{date_field}.asc"}
+        if since is not None:
+            fields[f"{date_field}.gte"] = since.isoformat()
+        batches: list[list[str] | None] = [None]
+        if tickers is not None:
+            unique = sorted(set(tickers))
+            batches = [unique[i:i + TICKER_BATCH] for i in range(0, len(unique), TICKER_BATCH)]
+        out: list[dict[str, Any]] = []
+        for batch in batches:
+            query = dict(fields, **({"ticker.any_of": ",".join(batch)} if batch is not None else {}))
+            for body in self._pages(path, query):
+                out.extend(r for r in body.get("results") or [] if isinstance(r, dict))
+        return out
 
     def minute_aggs_many(self, tickers: Iterable[str], d: datetime.date) -> dict[str, pl.DataFrame]:
         """:meth:`minute_aggs` for several tickers on at most ``max_concurrency`` threads."""
@@ -188,6 +214,19 @@ class RestClient:
                 raise
 
     # ------------------------------------------------------------------ transport
+    def _pages(self, path: str, fields: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The JSON body of ``path`` and of every ``next_url`` page after it."""
+        query: dict[str, str] | None = fields
+        url: str | None = self.base_url + path
+        while url is not None:
+            body = self._get_json(url, query)
+            yield body
+            nxt = self._rebase(body["next_url"]) if body.get("next_url") else None
+            if nxt is not None and nxt == url:  # a server echoing its own URL would loop forever
+                raise FetchError("REST next_url points back at the same page", key=path)
+            url = nxt
+            query = None  # next_url already carries the cursor and the query
+
     def _rebase(self, next_url: str) -> str:
         """Keep the path and query of ``next_url`` but send it to our own origin.
 

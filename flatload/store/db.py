@@ -149,29 +149,40 @@ def ensure_storage_format(path: Path, lock_timeout: float = 0.0) -> bool:
     return True
 
 
+def split_statements(text: str) -> Iterator[str]:
+    """The statements of a SQL script (each ends with ``;`` at the end of a line), comment lines stripped."""
+    for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
+        body = "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--")).strip()
+        if body:
+            yield body
+
+
 def _statements() -> Iterator[str]:
     """Every statement of sql/*.sql, in file order, comments stripped."""
     for path in sorted(sql_dir().glob("*.sql")):
-        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", path.read_text() + "\n"):
-            body = "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--")).strip()
-            if body:
-                yield body
+        yield from split_statements(path.read_text())
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, *, migrations: bool = True) -> list[str]:
-    """Tables and journal views from sql/*.sql (each idempotent), migrations, then the dataset views.
+    """Tables and journal views from sql/*.sql (each idempotent), migrations, the dataset views, then the
+    analyst layer (the ``sessions`` calendar, views and macros from sql/analysis/).
 
     Returns what the migrations did (nothing on a current store). Migrations move files: run
     them only while holding the data directory's lock. A view over a dataset's partitions is
     made once that dataset has files: a glob that matches nothing cannot be bound.
     """
-    from . import migrate, views
+    from . import macros, migrate, sessions, views
 
     for body in _statements():
         con.execute(body)
     done = migrate.migrate(con, Path(data_dir) / "parquet") if migrations else []
     for body in views.view_statements(Path(data_dir) / "parquet", ROOT_EXPR):
         con.execute(body)
+    # the analyst layer's views read day_status as the migrations leave it, and the dataset views
+    if migrations or migrate.schema_version(con) >= migrate.SCHEMA_VERSION:
+        sessions.sync_sessions(con)
+        for body in macros.statements(Path(data_dir) / "parquet"):
+            con.execute(body)
     return done
 
 

@@ -5,6 +5,8 @@ the client relies on: bearer auth, ``results`` rows with ``t`` in milliseconds,
 pagination through an absolute ``next_url`` carrying only an opaque ``cursor`` (like the
 real API it does not repeat ``adjusted`` or any key), a genuinely empty answer that omits
 ``results``, and scripted faults (429, 5xx, 200-with-null-results, 403, dropped sockets).
+It also serves ``/stocks/v1/splits`` and ``/stocks/v1/dividends`` (rows as given, filtered by
+``ticker``, ``ticker.any_of`` and the date field's ``.gt/.gte/.lt/.lte``, sorted, paged).
 """
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ import polars as pl
 NY = ZoneInfo("America/New_York")
 GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/"
 TICKER = "/v2/aggs/ticker/"
+#: the corporate-action endpoints and the date field each filters and sorts on
+REFERENCE = {"/stocks/v1/splits": "execution_date", "/stocks/v1/dividends": "ex_dividend_date"}
+_RANGE_OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b,
+              "lte": lambda a, b: a <= b}
 
 
 @dataclass
@@ -60,7 +66,8 @@ class FakeRest:
     """Serve grouped daily and minute aggregates on ``http://127.0.0.1:<port>``."""
 
     def __init__(self, minute: pl.DataFrame | None = None, day: pl.DataFrame | None = None,
-                 api_key: str = "test-key", page_size: int = 50000) -> None:
+                 api_key: str = "test-key", page_size: int = 50000,
+                 splits: list[dict[str, Any]] | None = None, dividends: list[dict[str, Any]] | None = None) -> None:
         self.api_key = api_key
         self.page_size = page_size
         #: origin written into next_url (default: this server); tests set another host
@@ -69,6 +76,8 @@ class FakeRest:
         self._lock = threading.Lock()
         self._minute: list[dict[str, Any]] = _rows(minute)
         self._day: list[dict[str, Any]] = _rows(day)
+        self._reference: dict[str, list[dict[str, Any]]] = {"/stocks/v1/splits": list(splits or []),
+                                                             "/stocks/v1/dividends": list(dividends or [])}
         self._faults: list[tuple[str, list[Fault]]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -89,6 +98,31 @@ class FakeRest:
     def add_minutes(self, minute: pl.DataFrame) -> None:
         with self._lock:
             self._minute.extend(_rows(minute))
+
+    def add_splits(self, rows: list[dict[str, Any]]) -> None:
+        """Serve these rows (the API's fields: ticker, execution_date, split_from, ...) from /stocks/v1/splits."""
+        with self._lock:
+            self._reference["/stocks/v1/splits"].extend(rows)
+
+    def add_dividends(self, rows: list[dict[str, Any]]) -> None:
+        """Serve these rows (ticker, ex_dividend_date, cash_amount, ...) from /stocks/v1/dividends."""
+        with self._lock:
+            self._reference["/stocks/v1/dividends"].extend(rows)
+
+    def set_splits(self, rows: list[dict[str, Any]]) -> None:
+        """Serve only these splits from now on (the vendor corrected or withdrew some)."""
+        with self._lock:
+            self._reference["/stocks/v1/splits"] = list(rows)
+
+    def set_dividends(self, rows: list[dict[str, Any]]) -> None:
+        """Serve only these dividends from now on."""
+        with self._lock:
+            self._reference["/stocks/v1/dividends"] = list(rows)
+
+    def served(self, path: str) -> list[dict[str, Any]]:
+        """A copy of the rows ``path`` (/stocks/v1/splits or /stocks/v1/dividends) serves."""
+        with self._lock:
+            return [dict(r) for r in self._reference[path]]
 
     def script(self, path_prefix: str, responses: list[Fault]) -> None:
         """Queue faults for requests whose path starts with ``path_prefix`` (raw, as sent)."""
@@ -160,9 +194,46 @@ class FakeRest:
                     cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
                     body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
                 return 200, body
+            if path in REFERENCE:
+                return 200, self._reference_page(path, query, rid)
         except (ValueError, KeyError) as exc:
             return 400, {"status": "ERROR", "request_id": rid, "error": f"bad request: {exc}"}
         return 404, {"status": "NOT_FOUND", "request_id": rid, "message": "route not found"}
+
+    def _reference_page(self, path: str, query: dict[str, str], rid: str) -> dict[str, Any]:
+        """One page of splits or dividends; the cursor carries the filters, as the real next_url does."""
+        field_ = REFERENCE[path]
+        if "cursor" in query:
+            state = json.loads(base64.urlsafe_b64decode(query["cursor"]))
+        else:
+            limit = int(query.get("limit", 100))
+            if not 1 <= limit <= 5000:
+                raise ValueError(f"limit {limit} out of 1..5000")
+            state = {"offset": 0, "limit": limit, "filters": {k: v for k, v in query.items() if k != "limit"}}
+        filters = dict(state["filters"])
+        sort = filters.pop("sort", f"{field_}.desc")
+        tickers = set(filters.pop("ticker.any_of").split(",")) if "ticker.any_of" in filters else None
+        with self._lock:
+            rows = [dict(r) for r in self._reference[path]]
+        if "ticker" in filters:
+            rows = [r for r in rows if r.get("ticker") == filters.pop("ticker")]
+        if tickers is not None:
+            rows = [r for r in rows if r.get("ticker") in tickers]
+        for key, value in filters.items():
+            name, _, op = key.partition(".")
+            if name != field_ or (op and op not in _RANGE_OPS):
+                raise ValueError(f"unknown filter {key}")
+            test = _RANGE_OPS[op] if op else (lambda a, b: a == b)
+            rows = [r for r in rows if r.get(field_) is not None and test(r[field_], value)]
+        column, _, direction = sort.partition(".")
+        rows.sort(key=lambda r: (str(r.get(column)), str(r.get("id"))), reverse=direction == "desc")
+        size = min(state["limit"], self.page_size)
+        off = state["offset"]
+        body: dict[str, Any] = {"status": "OK", "request_id": rid, "results": rows[off:off + size]}
+        if off + size < len(rows):
+            cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
+            body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
+        return body
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self

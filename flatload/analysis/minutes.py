@@ -1,0 +1,60 @@
+"""One symbol's minute bars out of a dataset's view, read-only through the store's DuckDB file."""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from ..datasets import Dataset
+from ..errors import ConfigError, TerminalError
+from .sql import frame
+
+#: what :func:`read_minutes` returns; volume and transactions are null where the dataset has none (indices)
+MINUTE_SCHEMA: dict[str, pl.DataType] = {
+    "trade_date": pl.Date(), "ts": pl.Int64(), "open": pl.Float64(), "high": pl.Float64(), "low": pl.Float64(),
+    "close": pl.Float64(), "volume": pl.Float64(), "transactions": pl.Int64(),
+}
+
+
+class NoBars(TerminalError):
+    """The store has no minute bars of the symbol in the range asked for."""
+
+
+def require_view(con: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
+    """ConfigError naming the load to run when the store has no partitions of ``ds`` yet."""
+    found = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
+                        [ds.view]).fetchall()[0][0]
+    if not found:
+        raise ConfigError(f"this store has no {ds.name} partitions yet",
+                          hint=f"load them first: flatload load --dataset {ds.name} --start DATE --end DATE")
+
+
+def read_minutes(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str, start: dt.date | None,
+                 end: dt.date) -> pl.DataFrame:
+    """``symbol``'s minute bars with trade dates in ``[start, end]`` (``start`` None: from the first), by time.
+
+    ``ts`` is the window start in UTC nanoseconds.
+    """
+    volume = "CAST(volume AS DOUBLE)" if ds.column("volume") is not None else "CAST(NULL AS DOUBLE)"
+    transactions = "transactions" if ds.column("transactions") is not None else "CAST(NULL AS BIGINT)"
+    lower = "AND trade_date >= ?" if start is not None else ""
+    sql = (f"SELECT trade_date, epoch_ns(CAST(window_start AS TIMESTAMPTZ)) AS ts, open, high, low, close, "
+           f"{volume} AS volume, CAST({transactions} AS BIGINT) AS transactions FROM {ds.view} "
+           f"WHERE ticker = ? AND trade_date <= ? {lower} ORDER BY window_start")
+    params: list[object] = [symbol, end] + ([start] if start is not None else [])
+    return frame(con, sql, params).cast(MINUTE_SCHEMA)  # type: ignore[arg-type]
+
+
+def no_bars(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str, start: dt.date, end: dt.date) -> NoBars:
+    """The error for a symbol without minute bars in range, naming tickers that differ only in case."""
+    others = [r[0] for r in con.execute(
+        f"SELECT DISTINCT ticker FROM {ds.view} WHERE lower(ticker) = lower(?) AND ticker <> ? "
+        "AND trade_date BETWEEN ? AND ? ORDER BY ticker LIMIT 5", [symbol, symbol, start, end]).fetchall()]
+    where = f"{start}" if start == end else f"{start}..{end}"
+    if others:
+        hint = f"tickers are case-sensitive: {', '.join(others)} has bars then"
+    else:
+        hint = (f"check the symbol, and what is loaded: flatload gaps --dataset {ds.name} "
+                f"--start {start} --end {end}")
+    return NoBars(f"no {ds.name} bars for {symbol!r} on {where}", hint=hint)

@@ -1,0 +1,54 @@
+"""The ``sessions`` table: every NYSE session's windows from the calendar, for SQL that needs them.
+
+The bars macros and the journal features run in any DuckDB client, without Python, so the
+session windows (holidays and early closes from ``exchange_calendars``) live in the file. The
+table is rewritten only when the calendar says something else than what it holds (a new year
+of sessions, a holiday added by a calendar update); a digest in ``flatload_meta`` tells.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import pyarrow as pa
+
+from .. import calendar
+from .db import transaction
+
+_DIGEST_KEY = "sessions_digest"
+
+
+def _table(rows: list[calendar.SessionBounds]) -> pa.Table:
+    ts = pa.timestamp("ns", tz="UTC")
+    return pa.table({
+        "trade_date": pa.array([r.date for r in rows], pa.date32()),
+        "pre_start": pa.array([r.pre_start for r in rows], ts),
+        "open": pa.array([r.open for r in rows], ts),
+        "close": pa.array([r.close for r in rows], ts),
+        "post_end": pa.array([r.post_end for r in rows], ts),
+        "early_close": pa.array([r.early_close for r in rows], pa.bool_()),
+    })
+
+
+def _digest(rows: list[calendar.SessionBounds]) -> str:
+    text = "\n".join(f"{r.date} {r.pre_start} {r.open} {r.close} {r.post_end}" for r in rows)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sync_sessions(con: duckdb.DuckDBPyConnection) -> bool:
+    """Make ``sessions`` hold every session the calendar knows; True when it was rewritten."""
+    rows = calendar.session_table()
+    digest = _digest(rows)
+    held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [_DIGEST_KEY]).fetchall()
+    if held and held[0][0] == digest:
+        return False
+    table = _table(rows)
+    con.register("_sessions_new", table)
+    try:
+        with transaction(con):
+            con.execute("DELETE FROM sessions")
+            con.execute("INSERT INTO sessions SELECT * FROM _sessions_new")
+            con.execute("INSERT OR REPLACE INTO flatload_meta VALUES (?, ?)", [_DIGEST_KEY, digest])
+    finally:
+        con.unregister("_sessions_new")
+    return True
