@@ -1,6 +1,7 @@
 """flatload: Polygon.io / Massive S3 flat files → Parquet partitions + a DuckDB trading journal.
 
-``flatload.load(start, end, settings)`` is the library entry point the CLI calls.
+``flatload.load(start, end, settings)`` is the library entry point the CLI calls;
+``flatload.sync(to, table, settings)`` pushes the journal into the user's own database.
 Imports are lazy so that pool workers can size Polars' thread pool before Polars loads.
 """
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "refresh", "load_pairs", "Settings", "LoadSummary"]
+__all__ = ["load", "refresh", "load_pairs", "sync", "Settings", "LoadSummary", "SyncSummary"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +25,9 @@ def __getattr__(name: str) -> Any:
         from .engine.summary import LoadSummary
 
         return LoadSummary
+    if name in ("sync", "SyncSummary"):
+        import importlib
+
+        package = importlib.import_module(".sync", __name__)  # a callable package: flatload.sync(...) works
+        return package if name == "sync" else package.SyncSummary
     raise AttributeError(name)
