@@ -5,8 +5,11 @@ import datetime as dt
 import pickle
 import traceback
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import flatload
 from flatload.errors import (
@@ -19,8 +22,9 @@ from flatload.errors import (
     TargetTypeMismatch,
     TargetUnreachable,
 )
-from flatload.settings import Settings
+from flatload.settings import Settings, hide_password
 from flatload.sync.tables import ColumnMap, parse_columns
+from flatload.sync.targets import parse_target
 from tests.helpers.days import DST_SPRING
 from tests.helpers.postgres import PgDatabase, free_port
 from tests.helpers.store import query
@@ -60,7 +64,7 @@ def assert_no_secret(err: BaseException, secret: str) -> None:
     error is not chained to it (a --verbose traceback shows only flatload's)."""
     texts = [str(err), repr(err), err.one_line(), err.hint or "", *map(str, err.args),
              "".join(traceback.format_exception_only(err)), str(pickle.loads(pickle.dumps(err)).one_line())]
-    assert err.__cause__ is None and err.__suppress_context__
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
     for text in texts:
         assert secret not in text, text
 
@@ -166,6 +170,13 @@ def test_columns_can_be_renamed(store, target):
     got = target.rows("SELECT ticker, day, high_of_day FROM bars ORDER BY day, ticker")
     want = journal_values(store, ["symbol", "trade_date", "hod"])
     assert [(s, str(d), h) for s, d, h in got] == [(s, str(d), h) for s, d, h in want]
+
+
+def test_source_and_loaded_at_can_be_sent(store, target):
+    flatload.sync(target.url, TABLE, store, create=True, columns="hod,source,loaded_at")
+    got = target.rows(f"SELECT symbol, source, loaded_at FROM {TABLE} ORDER BY trade_date, symbol")
+    want = journal_values(store, ["symbol", "source", "loaded_at"])
+    assert [(s, src, str(at)) for s, src, at in got] == [(s, src, str(at)) for s, src, at in want]
 
 
 def test_schema_qualified_table_on_postgres(store, pg_db):
@@ -276,6 +287,21 @@ def test_wrong_password_is_refused_and_never_shown(store, pg_db: PgDatabase):
     assert_no_secret(exc.value, secret)
 
 
+def test_a_password_with_url_characters(store, pg_db: PgDatabase):
+    secret = "p@ss:w/rd%42"
+    pg_db.server.create_role("odd", secret)
+    pg_db.execute("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO odd")
+    url = pg_db.url(user="odd", password=quote(secret, safe=""))
+    pg_db.execute(backfill_ddl(extra=", close_price DOUBLE PRECISION"))
+    pg_db.execute("GRANT SELECT, INSERT, UPDATE ON backfill_data TO odd")
+    result = flatload.sync(url, TABLE, store)
+    assert result.inserted == len(journal_values(store)) and "p%40ss" not in result.line()
+    with pytest.raises(TargetMissing) as exc:
+        flatload.sync(url, "nosuch", store)
+    assert_no_secret(exc.value, secret)
+    assert_no_secret(exc.value, quote(secret, safe=""))
+
+
 def test_no_password_anywhere(store, pg_db: PgDatabase, monkeypatch, tmp_path):
     monkeypatch.delenv("PGPASSWORD", raising=False)
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
@@ -315,6 +341,20 @@ def test_permission_denied(store, pg_db: PgDatabase):
     assert exc.value.hint.startswith("GRANT SELECT, INSERT, UPDATE ON backfill_data TO reader")
     assert exc.value.exit_code == 7
     assert_no_secret(exc.value, "reader-pw-3Kx")
+
+
+def test_a_writer_needs_temporary_tables_too(store, pg_db: PgDatabase):
+    pg_db.execute(backfill_ddl(extra=", close_price DOUBLE PRECISION"))
+    pg_db.server.create_role("writer", "writer-pw-8Jm")
+    pg_db.execute("GRANT SELECT, INSERT, UPDATE ON backfill_data TO writer")
+    pg_db.execute(f"REVOKE TEMPORARY ON DATABASE {pg_db.name} FROM PUBLIC", as_admin=True)
+    url = pg_db.url(user="writer", password="writer-pw-8Jm")
+    with pytest.raises(TargetPermissionDenied) as exc:
+        flatload.sync(url, TABLE, store)
+    assert exc.value.message == f'permission denied to create temporary tables in database "{pg_db.name}"'
+    assert exc.value.hint == f"GRANT TEMPORARY ON DATABASE {pg_db.name} TO writer"
+    pg_db.execute(f"GRANT TEMPORARY ON DATABASE {pg_db.name} TO writer", as_admin=True)
+    assert flatload.sync(url, TABLE, store).inserted == len(journal_values(store))
 
 
 def test_a_target_that_is_down(store):
@@ -401,6 +441,44 @@ def test_parse_columns():
         parse_columns("hod=x,lod=x")
     with pytest.raises(ConfigError, match="an empty column name"):
         parse_columns("hod=")
+
+
+NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1, max_size=12)
+#: the texts checked hold these words anyway: a password that is one of their substrings proves nothing
+_AROUND = "postgresql+psycopg2://trader:***@db.example.com:5433/app failed: / "
+SECRET = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs")), min_size=3,
+                 max_size=24).filter(lambda s: s not in _AROUND)
+
+
+@given(st.lists(NAME, unique=True, min_size=1, max_size=8))
+def test_parse_columns_keeps_order_and_puts_the_key_first(names):
+    maps = parse_columns(",".join(names))
+    assert [m.journal for m in maps[:2]] == ["symbol", "trade_date"]
+    assert [m.journal for m in maps[2:]] == [n for n in names if n not in ("symbol", "trade_date")]
+    assert all(m.journal == m.target for m in maps)
+
+
+@given(st.dictionaries(NAME, NAME, min_size=1, max_size=6))
+def test_parse_columns_renames_or_refuses_a_target_used_twice(mapping):
+    spec = ",".join(f"{j}={t}" for j, t in mapping.items())
+    try:
+        maps = parse_columns(spec)
+    except ConfigError as exc:
+        assert "twice" in exc.message
+        return
+    assert {(m.journal, m.target) for m in maps} >= set(mapping.items())
+    assert len({m.target for m in maps}) == len(maps)
+
+
+@given(SECRET, st.sampled_from(["postgresql", "postgres", "postgresql+psycopg2"]))
+def test_a_url_password_is_never_shown(secret, scheme):
+    url = f"{scheme}://trader:{quote(secret, safe='')}@db.example.com:5433/app"
+    target = parse_target(url)
+    assert target.password == secret
+    for text in (target.shown, target.key, hide_password(url), target.redact(f"failed: {secret} / {url}")):
+        assert secret not in text and quote(secret, safe="") not in text
+    assert target.shown == "postgresql+psycopg://trader:***@db.example.com:5433/app"
+    assert target.key == "postgresql+psycopg://trader@db.example.com:5433/app"
 
 
 def test_errors_are_sync_errors():

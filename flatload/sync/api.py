@@ -81,7 +81,8 @@ def _send(req: _Request, selection: Selection, spool_dir: Path) -> tuple[upsert.
     the table, and the rows sent (all of them when the table is empty: new, or emptied since the last sync)."""
     target, name = req.target, req.name
     counts = upsert.Counts()
-    engine = targets.engine(target, create=req.create, busy_timeout=req.settings.lock_timeout)
+    with classify.talking_to(target, name):  # a missing driver is named like any other target problem
+        engine = targets.engine(target, create=req.create, busy_timeout=req.settings.lock_timeout)
     last_log = time.monotonic()
     try:
         with classify.talking_to(target, name), engine.connect() as conn:

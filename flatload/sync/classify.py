@@ -45,8 +45,10 @@ def detail(orig: BaseException) -> str:
     return _NOISE.sub("", text).strip() or text
 
 
-def _grant_hint(target: Target, table: TableName | None) -> str:
+def _grant_hint(target: Target, table: TableName | None, text: str) -> str:
     who = target.url.username or "this user"
+    if "temporary" in text:  # each batch is staged in a temporary table
+        return f"GRANT TEMPORARY ON DATABASE {target.url.database} TO {who}"
     return f"GRANT SELECT, INSERT, UPDATE ON {table or 'the table'} TO {who} (and USAGE, CREATE on its schema " \
            f"for --create)"
 
@@ -60,7 +62,7 @@ def _postgres(orig: BaseException, target: Target, table: TableName | None) -> S
     if state == "3D000" or (not state and _NO_DATABASE.search(text)):
         return TargetMissing(text, key=key, hint="create the database (createdb NAME), or fix the URL")
     if state in ("42501", "25006"):
-        return TargetPermissionDenied(text, key=key, hint=_grant_hint(target, table))
+        return TargetPermissionDenied(text, key=key, hint=_grant_hint(target, table, text))
     if state in _MISSING_STATES:
         return TargetMissing(text, key=key, hint="fix --table/--columns, or pass --create for a missing table")
     if state in _TYPE_STATES:

@@ -78,15 +78,14 @@ def parse_columns(spec: str | Sequence[str] | Mapping[str, str] | None) -> tuple
     if any(not j or not t for j, t in pairs):
         raise ConfigError(f"--columns {spec!r}: an empty column name", hint="write it like symbol,trade_date,hod,lod "
                                                                            "or hod=high_of_day to rename")
-    journal = [j for j, _ in pairs]
-    target = [t for _, t in pairs]
-    for names, side in ((journal, "journal"), (target, "target")):
+    given = {j for j, _ in pairs}
+    pairs = [(k, k) for k in KEY if k not in given] + sorted(pairs, key=lambda p: p[0] not in KEY)
+    for side in (0, 1):
+        names = [p[side] for p in pairs]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ConfigError(f"--columns names the {side} column {', '.join(dupes)} twice")
-    maps = [ColumnMap(j, t) for j, t in pairs]
-    given = {m.journal for m in maps}
-    return tuple([ColumnMap(k, k) for k in KEY if k not in given] + sorted(maps, key=lambda m: m.journal not in KEY))
+            raise ConfigError(f"--columns names the {('journal', 'target')[side]} column {', '.join(dupes)} twice")
+    return tuple(ColumnMap(j, t) for j, t in pairs)
 
 
 def kind(arrow_type: pa.DataType) -> str:

@@ -119,6 +119,9 @@ def engine(target: Target, *, create: bool, busy_timeout: float) -> Engine:
     if target.dialect == "sqlite":
         path = target.sqlite_path
         assert path is not None
+        if path.is_dir():
+            raise TargetMissing("that is a directory, not a SQLite file", key=target.shown,
+                                hint="name the file: sqlite:///path/to/trading_journal.db")
         if not path.exists():
             if not create:
                 raise TargetMissing("the SQLite file does not exist", key=target.shown,
