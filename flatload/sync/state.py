@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..errors import JournalLocked
 from ..settings import Settings
 from ..store import db
 from .tables import ColumnMap
@@ -39,7 +40,12 @@ def read_mark(con: duckdb.DuckDBPyConnection, target: str, table: str, scope_: s
 
 def write_mark(settings: Settings, target: str, table: str, scope_: str, synced_to: dt.datetime, rows: int) -> None:
     """Move the mark forward to ``synced_to`` (never back), in a short read-write connection."""
-    con = db.connect(Path(settings.journal_path), settings.lock_timeout)
+    try:
+        con = db.connect(Path(settings.journal_path), settings.lock_timeout)
+    except JournalLocked as err:  # the target has the rows: only the bookkeeping is missing
+        err.hint = ("the target has the rows, but the sync could not be recorded: the next sync sends them again "
+                    "(unchanged rows are not rewritten); close that DuckDB session or pass a longer --lock-timeout")
+        raise
     try:
         if not con.execute(_EXISTS).fetchall()[0][0]:  # a store made before sync_state: the DDL makes it
             db.apply_schema(con, settings.data_dir, migrations=False)

@@ -6,7 +6,9 @@ flatload's own SQLAlchemy code, so a test sees what the trader's application wou
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import sqlite3
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,27 @@ from tests.helpers.postgres import PgDatabase
 from tests.helpers.store import query, upload_days
 
 N_TICKERS = 10
+TABLE = "backfill_data"
+#: the issue's table: no close_price
+NO_CLOSE = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", "hod", "lod", "ah_high", "ah_low",
+            "day_volume"]
+
+
+def backfill_ddl(table: str = TABLE, real: str = "DOUBLE PRECISION", extra: str = "") -> str:
+    """The issue's ``backfill_data`` table, as a trader's app would have made it."""
+    metrics = ", ".join(f"{c} {real}" for c in NO_CLOSE[2:])
+    return f"CREATE TABLE {table} (symbol VARCHAR(16) NOT NULL, trade_date DATE NOT NULL, {metrics}{extra}, " \
+           f"PRIMARY KEY (symbol, trade_date))"
+
+
+def assert_no_secret(err: BaseException, secret: str) -> None:
+    """The password appears in no text an error carries: str, one_line, hint, args, repr, pickle, and the driver's
+    error is not chained to it (a --verbose traceback shows only flatload's)."""
+    texts = [str(err), repr(err), err.one_line(), err.hint or "", *map(str, err.args),
+             "".join(traceback.format_exception_only(err)), str(pickle.loads(pickle.dumps(err)).one_line())]
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+    for text in texts:
+        assert secret not in text, text
 
 
 def load_days(settings: Settings, s3_endpoint: str, bucket: str, days: list[dt.date], seed: int = 0,
