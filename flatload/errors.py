@@ -125,3 +125,44 @@ class Interrupted(FlatloadError):
     @property
     def exit_code(self) -> int:  # type: ignore[override]
         return 128 + self.signum
+
+
+class SyncError(FlatloadError):
+    """Syncing the journal into the user's own database failed; ``key`` names the target, password hidden.
+
+    Exit 1 when the target refused the rows for a reason none of the subclasses covers.
+    """
+
+
+class TargetUnreachable(SyncError, TransientError):
+    """The target did not answer (down, wrong host or port, network), dropped the connection, or is busy."""
+
+    exit_code = 6
+
+
+class TargetAccessDenied(SyncError, TerminalError):
+    """The target refused the user: see :class:`TargetAuthFailed` and :class:`TargetPermissionDenied`."""
+
+    exit_code = 7
+
+
+class TargetAuthFailed(TargetAccessDenied):
+    """Bad or missing credentials (wrong password, unknown user, no password supplied)."""
+
+
+class TargetPermissionDenied(TargetAccessDenied):
+    """Logged in, but not allowed to read, write or create the table (or the SQLite file is read-only)."""
+
+
+class TargetMismatch(SyncError, TerminalError):
+    """The target does not fit the journal: see :class:`TargetMissing` and :class:`TargetTypeMismatch`."""
+
+    exit_code = 8
+
+
+class TargetMissing(TargetMismatch):
+    """The database, schema, table or a column is not there (``--create`` makes a missing table)."""
+
+
+class TargetTypeMismatch(TargetMismatch):
+    """A target column's type cannot hold the journal's values, or the table has no key to upsert on."""

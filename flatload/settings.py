@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+<<<<<<< HEAD
 import shutil
+=======
+import re
+>>>>>>> sync
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,14 @@ def default_workers() -> int:
     except (ValueError, OSError, AttributeError):
         return n
     return max(1, min(n, available // WORKER_MEMORY_BYTES))
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)\S*@")  # greedy: a raw @ in a password is masked too
+
+
+def hide_password(url: str) -> str:
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db`` (any text: no parsing needed)."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 def parse_symbols(text: str | None) -> frozenset[str] | None:
@@ -75,6 +87,10 @@ class Settings:
     #: objects larger than this wait for their worker in the spool on disk, smaller ones in memory
     spool_above: int = 16 * 1024 * 1024
     s3_connect_timeout: float = 10.0
+    #: the user's own database (a SQLAlchemy URL) that load/refresh sync the journal into; None: no sync
+    sync_to: str | None = field(default=None, repr=False)
+    #: the table there (``schema.table`` on PostgreSQL)
+    sync_table: str = "backfill_data"
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -98,6 +114,7 @@ class Settings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "api_key"}
         shown["api_key"] = "***" if self.api_key else None
+        shown["sync_to"] = hide_password(self.sync_to) if self.sync_to else None
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @classmethod
@@ -181,6 +198,11 @@ _ENV: list[tuple[str, str, object]] = [
     ("rest_url", "FLATLOAD_REST_URL", str),
     ("rest_rpm", "FLATLOAD_REST_RPM", _int),
     ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),
+<<<<<<< HEAD
     ("prefetch_mb", "FLATLOAD_PREFETCH_MB", _int),
+=======
+    ("sync_to", "FLATLOAD_SYNC_TO", str),
+    ("sync_table", "FLATLOAD_SYNC_TABLE", str),
+>>>>>>> sync
     ("profile", "AWS_PROFILE", str),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from flatload.settings import Settings
+from tests.helpers import postgres as pg
 from tests.helpers.store import s3_client
 
 _bucket_ids = itertools.count()
@@ -71,3 +73,44 @@ def bars_store(tmp_path_factory: pytest.TempPathFactory):
 
     files = analysis_store.stock_files(analysis_store.DAYS)
     return analysis_store.load_store(tmp_path_factory.mktemp("bars"), files, analysis_store.DAYS), files
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg.PostgresServer]:
+    """A real PostgreSQL server for the session; skips (fails under FLATLOAD_REQUIRE_POSTGRES=1) without one."""
+    try:
+        server = pg.start_server()
+    except pg.PostgresUnavailable as exc:
+        if os.environ.get("FLATLOAD_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"FLATLOAD_REQUIRE_POSTGRES=1 but {exc}")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_db(postgres_server: pg.PostgresServer) -> pg.PgDatabase:
+    """A fresh database owned by the login role ``trader`` (password ``trader-pw-7Qz``)."""
+    postgres_server.create_role("trader", "trader-pw-7Qz")
+    return pg.PgDatabase(postgres_server, postgres_server.create_database("trader"), "trader", "trader-pw-7Qz")
+
+
+@pytest.fixture(scope="session")
+def _two_day_template(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A store holding the two DST_SPRING sessions (10 tickers), loaded once per session."""
+    from tests.helpers.days import DST_SPRING
+    from tests.helpers.sync import load_days
+
+    name = "template-two-days"
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
+    template = Settings(data_dir=tmp_path_factory.mktemp("template") / "data", endpoint_url=s3_endpoint, bucket=name,
+                        workers=1, use_rest=False, lock_timeout=2.0, s3_max_attempts=2)
+    load_days(template, s3_endpoint, name, DST_SPRING)
+    return template
+
+
+@pytest.fixture
+def two_day_store(settings: Settings, _two_day_template: Settings) -> Settings:
+    """``settings`` with a copy of a store holding the two DST_SPRING sessions (loads into it use ``bucket``)."""
+    shutil.copytree(_two_day_template.data_dir, settings.data_dir)
+    return settings

@@ -3,8 +3,10 @@
 Exit codes: 0 all requested sessions loaded; 1 some days failed (the rest loaded);
 2 usage or configuration error; 3 the DuckDB journal is held by another process;
 4 another flatload run holds the data directory; 5 the data directory cannot be
-written (read-only, permission denied, disk full); 130/143 interrupted by
-SIGINT/SIGTERM after committing finished days.
+written (read-only, permission denied, disk full); 6 the sync target did not
+answer or is busy (rerun later); 7 the sync target refused the login or the
+privileges; 8 the sync target's database, table or columns do not fit the journal;
+130/143 interrupted by SIGINT/SIGTERM after committing finished days.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ EXIT_CODES = {0: "every requested session loaded", 1: "partial: some days failed
               2: "usage or configuration error", 3: "the DuckDB journal is held by another process",
               4: "another flatload run holds the data directory",
               5: "the data directory cannot be written (read-only, permission denied, disk full)",
+              6: "sync: the target did not answer or is busy (rerun later)",
+              7: "sync: the target refused the login (bad credentials) or the privileges",
+              8: "sync: the target's database, table or columns do not fit the journal",
               130: "interrupted (SIGINT)",
               143: "terminated (SIGTERM)"}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .exits import finish, handle_errors, report
+from .exits import handle_errors, report
 from .options import (
     dataset_option,
     parse_date,
@@ -19,6 +19,7 @@ from .options import (
     source_options,
     store_options,
 )
+from .sync import finish_and_sync, sync_options
 
 
 @click.command()
@@ -33,6 +34,7 @@ from .options import (
 @source_options
 @rest_options
 @run_options
+@sync_options
 @handle_errors
 def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str, quiet: bool, verbose: bool,
          **opts: Any) -> None:
@@ -54,7 +56,7 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
         summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True)
-    finish(summary, settings.dry_run, quiet)
+    finish_and_sync(summary, settings, quiet, verbose)
 
 
 @click.command()
@@ -66,6 +68,7 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
 @source_options
 @rest_options
 @run_options
+@sync_options
 @handle_errors
 def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, verbose: bool, **opts: Any) -> None:
     """Load the latest complete day (the latest closed session for stocks) and re-check recent ones (for cron)."""
@@ -77,6 +80,7 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
+<<<<<<< HEAD
     if settings.dry_run or "stocks/" not in dataset or summary.exit_code not in (0, 1):
         finish(summary, settings.dry_run, quiet)
     report(summary, quiet)
@@ -97,6 +101,9 @@ def _refresh_corporate_actions(settings: Any, quiet: bool) -> None:
         return
     if result is not None and not quiet:
         click.echo(result.line())
+=======
+    finish_and_sync(summary, settings, quiet, verbose)
+>>>>>>> sync
 
 
 @click.command()

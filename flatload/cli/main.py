@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import analysis, load, reports
+from . import analysis, load, reports, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,12 +14,18 @@ def cli() -> None:
     \b
     Exit codes: 0 all loaded; 1 some days failed; 2 usage/config error;
     3 DuckDB journal locked by another process; 4 another run holds the data dir;
+    5 data dir not writable; 6 sync target unreachable or busy (rerun later);
+    7 sync target refused the login or privileges; 8 sync target's table does not fit;
     130/143 interrupted (rerun to resume).
     """
 
 
 for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql,
+<<<<<<< HEAD
                 analysis.bars, analysis.corporate_actions):
+=======
+                sync.sync):
+>>>>>>> sync
     cli.add_command(command)
 
 

@@ -1,0 +1,91 @@
+"""``flatload sync``, and the sync that ``load``/``refresh --sync-to`` run after their commit.
+
+Exit codes of a sync (``load --sync-to`` keeps the load's own when the load failed days):
+0 synced (or nothing new); 1 the target refused the rows for another reason;
+2 usage or configuration error; 3 the DuckDB journal is held by another process;
+6 the target did not answer or is busy (transient: rerun later); 7 the target refused
+the login or the privileges; 8 the target's database, table or columns do not fit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from ..errors import FlatloadError
+from .exits import finish, handle_errors, report
+from .options import parse_date, settings_from, setup_logging, store_options
+
+
+@click.command()
+@click.option("--to", "to", default=None, metavar="URL",
+              help="The database: sqlite:///trading_journal.db or postgresql://user@host/db (password from the "
+                   "URL, PGPASSWORD or ~/.pgpass; never printed) [env FLATLOAD_SYNC_TO]")
+@click.option("--table", default=None, metavar="NAME",
+              help="Its table, schema.table on PostgreSQL [env FLATLOAD_SYNC_TABLE; backfill_data]")
+@click.option("--since", callback=parse_date, default=None, metavar="DATE", help="Only trade dates on or after DATE")
+@click.option("--symbols", default=None, help="Only these tickers, comma-separated (case-sensitive)")
+@click.option("--columns", default=None, metavar="COLS",
+              help="Journal columns to send, JOURNAL[=TARGET] comma-separated (symbol and trade_date always) "
+                   "[all the metrics]")
+@click.option("--create", is_flag=True, help="Create the table (and schema) when missing, with the journal's types")
+@click.option("--full", is_flag=True, help="Send every chosen row, not only those loaded since the last sync")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per target transaction [10000]")
+@store_options
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
+              help="Seconds to wait while a load commits (or another program holds a SQLite target) [60]")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the summary and errors")
+@click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs")
+@handle_errors
+def sync(to: str | None, table: str | None, since: dt.date | None, symbols: str | None, columns: str | None,
+         create: bool, full: bool, batch_size: int | None, as_json: bool, quiet: bool, verbose: bool,
+         **opts: Any) -> None:
+    """Upsert the journal's new and changed rows into your own SQLite or PostgreSQL table.
+
+    \b
+    flatload sync --to sqlite:///trading_journal.db --table backfill_data --create
+    flatload sync --to postgresql://trader@db/app --table journal.backfill_data --since 2024-01-01
+    """
+    from ..sync import DEFAULT_BATCH_SIZE
+    from ..sync import sync as run_sync
+
+    setup_logging(quiet, verbose)
+    settings = settings_from(sync_to=to, sync_table=table, **opts)
+    if not settings.sync_to:
+        raise click.UsageError("give --to URL (or set FLATLOAD_SYNC_TO)")
+    summary = run_sync(settings.sync_to, settings.sync_table, settings, columns=columns, since=since,
+                       symbols=symbols, create=create, full=full, batch_size=batch_size or DEFAULT_BATCH_SIZE)
+    click.echo(json.dumps(summary.to_dict()) if as_json else summary.line())
+
+
+def sync_options(fn: Any) -> Any:
+    """``--sync-to`` / ``--sync-table`` for the commands that load."""
+    fn = click.option("--sync-table", default=None, metavar="NAME",
+                      help="The table --sync-to writes [env FLATLOAD_SYNC_TABLE; backfill_data]")(fn)
+    return click.option("--sync-to", default=None, metavar="URL",
+                        help="After the load, sync the journal's new rows into this database (as flatload sync "
+                             "--to) [env FLATLOAD_SYNC_TO]")(fn)
+
+
+def finish_and_sync(summary: Any, settings: Any, quiet: bool, verbose: bool) -> None:
+    """Like :func:`finish`; then, when ``settings.sync_to`` is set (not on a dry run), sync and exit with the
+    load's code if it failed days, else the sync's."""
+    if not settings.sync_to or settings.dry_run:
+        finish(summary, settings.dry_run, quiet)
+    from ..sync import sync as run_sync
+
+    report(summary, quiet)
+    try:
+        result = run_sync(settings.sync_to, settings.sync_table, settings)
+    except FlatloadError as err:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"Error: {err.one_line()}", err=True)
+        sys.exit(summary.exit_code or err.exit_code)
+    click.echo(result.line())
+    sys.exit(summary.exit_code)

@@ -1,0 +1,200 @@
+"""The target table: which journal column goes to which target column, and a table that fits them.
+
+``prepare`` reflects the table (or creates it with ``create``: the journal's types, primary
+key ``(symbol, trade_date)``) and checks it before any row is sent: every mapped column
+exists with a type that holds the journal's values, the key columns carry a primary key
+or unique constraint (the upsert's conflict target), and no NOT NULL column without a
+default is left for flatload to fill. Each failure names what is missing and what to do.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..datasets.stocks import JOURNAL_COLUMNS
+from ..errors import ConfigError, TargetMismatch, TargetMissing, TargetTypeMismatch
+from .targets import TableName
+
+#: the journal's key: always synced, the upsert's conflict target
+KEY = ("symbol", "trade_date")
+#: what a target column's Python type must be to hold a journal value of each kind
+_HOLDS: dict[str, tuple[type, ...]] = {"text": (str,), "date": (dt.date,), "number": (float, decimal.Decimal),
+                                       "integer": (int, float, decimal.Decimal), "timestamp": (dt.datetime,)}
+_SQL_TYPE = {"text": "a text", "date": "a DATE", "number": "a DOUBLE PRECISION", "integer": "an integer",
+             "timestamp": "a TIMESTAMP"}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """A journal column and the target column it is written to."""
+
+    journal: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked (or freshly created) target table and the columns written to it."""
+
+    table: sa.Table
+    columns: tuple[ColumnMap, ...]
+    created: bool
+    #: target column → the SQL type of the journal's values for it (staging, --create)
+    stage_types: dict[str, sa.types.TypeEngine]
+    #: the table held no row when checked (new, or emptied since the last sync)
+    empty: bool
+
+    @property
+    def key(self) -> list[str]:
+        """The target's names for (symbol, trade_date)."""
+        return [c.target for c in self.columns if c.journal in KEY]
+
+    @property
+    def values(self) -> list[str]:
+        """The target columns an upsert may update."""
+        return [c.target for c in self.columns if c.journal not in KEY]
+
+
+def parse_columns(spec: str | Sequence[str] | Mapping[str, str] | None) -> tuple[ColumnMap, ...]:
+    """``"symbol,trade_date,hod=high_of_day"`` (``JOURNAL[=TARGET]``) → column maps, symbol and trade_date first.
+
+    None: every journal metric under its own name. symbol and trade_date are added when left out.
+    """
+    if spec is None:
+        return tuple(ColumnMap(c, c) for c in JOURNAL_COLUMNS)
+    if isinstance(spec, Mapping):
+        pairs = [(j.strip(), t.strip()) for j, t in spec.items()]
+    else:
+        items = spec.split(",") if isinstance(spec, str) else list(spec)
+        pairs = [(j.strip(), (t if eq else j).strip()) for j, eq, t in (i.partition("=") for i in items if i.strip())]
+    if not pairs:
+        raise ConfigError("--columns names no column", hint="leave it out to send every metric, or list some")
+    if any(not j or not t for j, t in pairs):
+        raise ConfigError(f"--columns {spec!r}: an empty column name", hint="write it like symbol,trade_date,hod,lod "
+                                                                           "or hod=high_of_day to rename")
+    given = {j for j, _ in pairs}
+    pairs = [(k, k) for k in KEY if k not in given] + sorted(pairs, key=lambda p: p[0] not in KEY)
+    for side in (0, 1):
+        names = [p[side] for p in pairs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"--columns names the {('journal', 'target')[side]} column {', '.join(dupes)} twice")
+    return tuple(ColumnMap(j, t) for j, t in pairs)
+
+
+def kind(arrow_type: pa.DataType) -> str:
+    """The journal column's kind: text, date, number, integer or timestamp."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    return "number"
+
+
+def _sa_type(k: str) -> sa.types.TypeEngine:
+    return {"text": sa.String(), "date": sa.Date(), "number": sa.Double(), "integer": sa.BigInteger(),
+            "timestamp": sa.DateTime()}[k]
+
+
+def holds(column_type: sa.types.TypeEngine, k: str) -> bool:
+    """Whether a target column of ``column_type`` holds journal values of kind ``k`` (unknown types pass)."""
+    try:
+        py = column_type.python_type
+    except NotImplementedError:  # a type SQLAlchemy does not know (citext, domains): the server decides
+        return True
+    if k == "date" and py is dt.datetime:  # a datetime is a date to Python, not to a journal
+        return False
+    return issubclass(py, _HOLDS[k])
+
+
+def prepare(conn: Connection, name: TableName, columns: Sequence[ColumnMap], schema: pa.Schema,
+            create: bool) -> Prepared:
+    """The target table, checked against ``columns`` (created first when missing and ``create``), in one
+    transaction on ``conn``."""
+    kinds = {c.target: kind(schema.field(c.journal).type) for c in columns}
+    with conn.begin():
+        created = _ensure(conn, name, columns, kinds, create)
+        table = sa.Table(name.name, sa.MetaData(), schema=name.schema, autoload_with=conn)
+        _check_columns(table, name, columns, kinds, conn.dialect)
+        _check_key(sa.inspect(conn), name, [c.target for c in columns if c.journal in KEY])
+        _check_unfilled(table, name, {c.target for c in columns})
+        empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
+    return Prepared(table, tuple(columns), created, {c: _sa_type(k) for c, k in kinds.items()}, empty)
+
+
+def _ensure(conn: Connection, name: TableName, columns: Sequence[ColumnMap], kinds: dict[str, str],
+            create: bool) -> bool:
+    """True when the table had to be created (and was)."""
+    inspector = sa.inspect(conn)
+    if name.schema and name.schema not in inspector.get_schema_names():
+        if not create:
+            raise TargetMissing(f"schema {name.schema} does not exist",
+                                hint=f"create it (CREATE SCHEMA {name.schema}), or pass --create")
+        conn.execute(sa.schema.CreateSchema(name.schema, if_not_exists=True))
+    if inspector.has_table(name.name, schema=name.schema):
+        return False
+    if not create:
+        raise TargetMissing(f"table {name} does not exist",
+                            hint="pass --create to make it (the journal's types, PRIMARY KEY (symbol, "
+                                 "trade_date)), or fix --table")
+    made = [sa.Column(c.target, _sa_type(kinds[c.target]), primary_key=c.journal in KEY, nullable=c.journal not in KEY)
+            for c in columns]
+    sa.Table(name.name, sa.MetaData(), *made, schema=name.schema).create(conn, checkfirst=True)
+    return True
+
+
+def _type_name(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> str:
+    try:
+        return column_type.compile(dialect=dialect)
+    except sa.exc.CompileError:
+        return str(column_type.__class__.__name__)
+
+
+def _check_columns(table: sa.Table, name: TableName, columns: Sequence[ColumnMap], kinds: dict[str, str],
+                   dialect: sa.Dialect) -> None:
+    missing = [c.target for c in columns if c.target not in table.c]
+    if missing:
+        fits = ",".join(c.journal if c.journal == c.target else f"{c.journal}={c.target}"
+                        for c in columns if c.target in table.c)
+        raise TargetMissing(f"table {name} has no column {', '.join(missing)}",
+                            hint=f"add it, or leave it out: --columns {fits}")
+    for c in columns:
+        col = table.c[c.target]
+        if not holds(col.type, kinds[c.target]):
+            raise TargetTypeMismatch(
+                f"column {name}.{c.target} is {_type_name(col.type, dialect)} but the journal's {c.journal} "
+                f"needs {_SQL_TYPE[kinds[c.target]]} column",
+                hint="change the column's type, or leave it out with --columns")
+
+
+def _check_key(inspector: sa.Inspector, name: TableName, key: list[str]) -> None:
+    wanted = set(key)
+    candidates = [inspector.get_pk_constraint(name.name, schema=name.schema).get("constrained_columns") or []]
+    candidates += [u["column_names"] for u in inspector.get_unique_constraints(name.name, schema=name.schema)]
+    candidates += [i["column_names"] for i in inspector.get_indexes(name.name, schema=name.schema)
+                   if i.get("unique") and not (i.get("dialect_options") or {}).get("postgresql_where")]
+    if not any(set(c) == wanted for c in candidates):
+        raise TargetMismatch(f"table {name} has no primary key or unique constraint on ({', '.join(key)})",
+                             hint=f"add PRIMARY KEY ({', '.join(key)}): flatload upserts on it")
+
+
+def _check_unfilled(table: sa.Table, name: TableName, written: set[str]) -> None:
+    for col in table.columns:
+        if col.name in written or col.nullable or col.server_default is not None or col.identity is not None:
+            continue
+        if col.primary_key and col.autoincrement in (True, "auto") and len(table.primary_key.columns) == 1 \
+                and isinstance(col.type, sa.Integer):
+            continue  # a rowid / serial key fills itself
+        raise TargetMismatch(f"column {name}.{col.name} is NOT NULL without a default, and the journal does not "
+                             f"fill it", hint="give it a default or allow NULL, or map a journal column to it "
+                                               "with --columns JOURNAL=TARGET")
