@@ -1,12 +1,8 @@
 """flatload: Polygon.io / Massive S3 flat files → Parquet partitions + a DuckDB trading journal.
 
-<<<<<<< HEAD
 ``flatload.load(start, end, settings)`` is the library entry point the CLI calls; ``flatload.bars(...)``
-the analyst's (bars at any timeframe, adjusted, with indicators).
-=======
-``flatload.load(start, end, settings)`` is the library entry point the CLI calls;
-``flatload.sync(to, table, settings)`` pushes the journal into the user's own database.
->>>>>>> sync
+the analyst's (bars at any timeframe, adjusted, with indicators); ``flatload.sync(to, table, settings)``
+pushes the journal into the user's own database.
 Imports are lazy so that pool workers can size Polars' thread pool before Polars loads.
 """
 from __future__ import annotations
@@ -14,12 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-<<<<<<< HEAD
-__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "refresh_corporate_actions",
-           "Settings", "LoadSummary"]
-=======
-__all__ = ["load", "refresh", "load_pairs", "sync", "Settings", "LoadSummary", "SyncSummary"]
->>>>>>> sync
+__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "refresh_corporate_actions", "sync",
+           "Settings", "LoadSummary", "SyncSummary"]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-<<<<<<< HEAD
-import shutil
-=======
 import re
->>>>>>> sync
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,11 +195,8 @@ _ENV: list[tuple[str, str, object]] = [
     ("rest_url", "FLATLOAD_REST_URL", str),
     ("rest_rpm", "FLATLOAD_REST_RPM", _int),
     ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),
-<<<<<<< HEAD
     ("prefetch_mb", "FLATLOAD_PREFETCH_MB", _int),
-=======
     ("sync_to", "FLATLOAD_SYNC_TO", str),
     ("sync_table", "FLATLOAD_SYNC_TABLE", str),
->>>>>>> sync
     ("profile", "AWS_PROFILE", str),
 ]

@@ -5,7 +5,8 @@ import datetime as dt
 import gzip
 
 import polars as pl
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flatload import datasets, reports, sample
 from flatload.calendar import session_bounds

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flatload import reports, sample
 from flatload.engine.api import load

@@ -70,14 +70,24 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def finish(summary: Any, dry_run: bool, quiet: bool) -> None:
-    """Print the plan (dry run) or the summary, and exit with the run's code (a dry run: the code the run would)."""
+def finish(summary: Any, dry_run: bool, quiet: bool, followups: Any = None) -> None:
+    """Print the plan (dry run) or the summary and what followed the load, then exit: with the run's code (a
+    dry run: the code the run would have), or, when the load loaded everything, a failed sync's."""
     if dry_run:
         click.echo("\n".join(summary.plan.lines() if summary.plan else []))
         for line in summary.bad_input:
             click.echo(f"bad input {line}", err=True)
-    else:
-        report(summary, quiet)
+        sys.exit(summary.exit_code)
+    report(summary, quiet)
+    if followups is None:
+        sys.exit(summary.exit_code)
+    for line in followups.lines:
+        click.echo(line)
+    for line in followups.warnings:
+        click.echo(f"warning: {line}", err=True)
+    if followups.sync_error is not None:
+        click.echo(f"Error: {followups.sync_error.one_line()}", err=True)
+        sys.exit(summary.exit_code or followups.sync_error.exit_code)
     sys.exit(summary.exit_code)
 
 

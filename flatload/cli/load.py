@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .exits import handle_errors, report
+from ..followups import after_load
+from .exits import finish, handle_errors, report
 from .options import (
     dataset_option,
     parse_date,
@@ -19,7 +20,7 @@ from .options import (
     source_options,
     store_options,
 )
-from .sync import finish_and_sync, sync_options
+from .sync import sync_options
 
 
 @click.command()
@@ -56,7 +57,7 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
         summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True)
-    finish_and_sync(summary, settings, quiet, verbose)
+    finish(summary, settings.dry_run, quiet, after_load(summary, settings))
 
 
 @click.command()
@@ -80,30 +81,7 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
-<<<<<<< HEAD
-    if settings.dry_run or "stocks/" not in dataset or summary.exit_code not in (0, 1):
-        finish(summary, settings.dry_run, quiet)
-    report(summary, quiet)
-    _refresh_corporate_actions(settings, quiet)
-    sys.exit(summary.exit_code)
-
-
-def _refresh_corporate_actions(settings: Any, quiet: bool) -> None:
-    """Keep splits and dividends current once they were loaded (needs the REST key); a failure is a warning:
-    the day's load stands and the next refresh tries again."""
-    from ..analysis.corporate_actions import refresh_corporate_actions
-    from ..errors import FlatloadError
-
-    try:
-        result = refresh_corporate_actions(settings)
-    except FlatloadError as err:
-        click.echo(f"warning: corporate actions not refreshed: {err.one_line()}", err=True)
-        return
-    if result is not None and not quiet:
-        click.echo(result.line())
-=======
-    finish_and_sync(summary, settings, quiet, verbose)
->>>>>>> sync
+    finish(summary, settings.dry_run, quiet, after_load(summary, settings, corporate_actions=True))
 
 
 @click.command()

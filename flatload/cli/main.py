@@ -21,11 +21,8 @@ def cli() -> None:
 
 
 for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql,
-<<<<<<< HEAD
-                analysis.bars, analysis.corporate_actions):
-=======
+                analysis.bars, analysis.corporate_actions,
                 sync.sync):
->>>>>>> sync
     cli.add_command(command)
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
-import traceback
 from typing import Any
 
 import click
 
-from ..errors import FlatloadError
-from .exits import finish, handle_errors, report
+from .exits import handle_errors
 from .options import parse_date, settings_from, setup_logging, store_options
 
 
@@ -70,22 +67,3 @@ def sync_options(fn: Any) -> Any:
     return click.option("--sync-to", default=None, metavar="URL",
                         help="After the load, sync the journal's new rows into this database (as flatload sync "
                              "--to) [env FLATLOAD_SYNC_TO]")(fn)
-
-
-def finish_and_sync(summary: Any, settings: Any, quiet: bool, verbose: bool) -> None:
-    """Like :func:`finish`; then, when ``settings.sync_to`` is set (not on a dry run), sync and exit with the
-    load's code if it failed days, else the sync's."""
-    if not settings.sync_to or settings.dry_run:
-        finish(summary, settings.dry_run, quiet)
-    from ..sync import sync as run_sync
-
-    report(summary, quiet)
-    try:
-        result = run_sync(settings.sync_to, settings.sync_table, settings)
-    except FlatloadError as err:
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"Error: {err.one_line()}", err=True)
-        sys.exit(summary.exit_code or err.exit_code)
-    click.echo(result.line())
-    sys.exit(summary.exit_code)

@@ -159,7 +159,7 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
                 con.close()
         plan.notes.extend(notes or [])
         summary = LoadSummary(run_id=run_id, command=command, planned=sum(len(g.days) for g in groups), plan=plan,
-                              dry_run=settings.dry_run, skipped=list(plan.skipped), notes=list(plan.notes),
+                              dry_run=settings.dry_run, datasets=[d.name for g in groups for d in g.datasets], skipped=list(plan.skipped), notes=list(plan.notes),
                               bad_input=list(bad_input or []), warnings=list(advice))
         if settings.dry_run:
             summary.failed = list(plan.failed)

@@ -61,6 +61,8 @@ class Progress:
     rows: int = 0
     nbytes: int = 0
     in_flight: dict[str, list[str]] = field(default_factory=dict)
+    #: days whose objects are being downloaded (ahead of their processing)
+    fetching: dict[str, int] = field(default_factory=dict)
     t0: float = field(default_factory=time.monotonic)
     #: the run file is rewritten from another thread: it reads these counts while the loop updates them
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -80,9 +82,16 @@ class Progress:
             self.failed += failed
             self.rows += rows
 
-    def fetched(self, nbytes: int) -> None:
+    def fetching_day(self, day: dt.date) -> None:
+        with self._lock:
+            self.fetching[day.isoformat()] = self.fetching.get(day.isoformat(), 0) + 1
+
+    def fetched(self, day: dt.date, nbytes: int) -> None:
         with self._lock:
             self.nbytes += nbytes
+            left = self.fetching.pop(day.isoformat(), 1) - 1
+            if left > 0:
+                self.fetching[day.isoformat()] = left
 
     def snapshot(self) -> dict:
         """The counts, rates and ETA as plain data (the run file's ``progress``)."""
@@ -95,7 +104,8 @@ class Progress:
         left = max(self.total - finished, 0)
         rate = finished / secs
         return {"days_total": self.total, "days_done": self.done, "days_failed": self.failed,
-                "in_flight": sorted(self.in_flight), "rows": self.rows, "bytes": self.nbytes,
+                "in_flight": sorted(self.in_flight), "fetching": sorted(self.fetching), "rows": self.rows,
+                "bytes": self.nbytes,
                 "bytes_total": self.total_bytes,
                 "progress_pct": round(100.0 * finished / self.total, 1) if self.total else 100.0,
                 # in: bytes downloaded per second; out: rows processed per second

@@ -139,6 +139,7 @@ class Runner:
                 continue
             if self.entitlement.waiting(task):
                 break  # the answer for the family's latest day decides whether its other days are asked for
+            self.progress.fetching_day(task.date)
             self.fetching[stage.submit(task)] = self.tasks.popleft()
 
     def _ahead(self) -> int:
@@ -146,6 +147,7 @@ class Runner:
 
     def _fetched(self, task: Task, fut: Future, stage: FetchStage) -> None:
         exc = fut.exception()
+        self.progress.fetched(task.date, 0 if exc is not None else task.nbytes)
         if exc is not None:
             self._failed(task, failure_of(task, exc), exc, stage)
             return
@@ -153,7 +155,6 @@ class Runner:
             stage.release(task)
             self.dropped.append(task.date)
             return
-        self.progress.fetched(task.nbytes)
         self.reporter.fetched(task.nbytes)
         self.ready.append(fut.result())
 

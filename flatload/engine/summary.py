@@ -125,6 +125,8 @@ class LoadSummary:
     planned: int
     plan: Plan | None = None
     dry_run: bool = False
+    #: the datasets this run loads (registry names)
+    datasets: list[str] = field(default_factory=list)
     done: list[dt.date] = field(default_factory=list)
     #: per date, where its rows came from: 'rest' when any of its files came from REST
     sources: dict[dt.date, str] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from ..store import spool
 from ..tasks.model import FileTask, Task
 from .source import Source
 
+
 class FetchStage:
     """Downloads tasks' objects on a few threads; :meth:`release` frees a task's bytes once it is processed."""
 
