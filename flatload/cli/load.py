@@ -36,9 +36,10 @@ from .sync import sync_options
 @rest_options
 @run_options
 @sync_options
+@click.option("--run-id", default=None, hidden=True, help="Name the run (for a program that starts it and follows it)")
 @handle_errors
 def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str, quiet: bool, verbose: bool,
-         **opts: Any) -> None:
+         run_id: str | None, **opts: Any) -> None:
     """Load every day from --start to --end of the datasets (default: stocks minute + day aggregates and the
     journal), or the sessions in --pairs."""
     from ..engine.api import load as load_days
@@ -56,7 +57,8 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
     if pairs is not None:
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
-        summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True)
+        summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True,
+                            run_id=run_id)
     finish(summary, settings.dry_run, quiet, after_load(summary, settings))
 
 

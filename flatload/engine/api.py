@@ -23,6 +23,11 @@ from .runner import Runner
 from .summary import LoadSummary
 
 
+def new_run_id() -> str:
+    """``20241203T142501Z-3fa9c1``: sortable by start, unique."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+
+
 def _by_family(spec: str | Sequence[str] | None) -> dict[str, tuple[Family, list[Dataset]]]:
     names = spec if isinstance(spec, str) or spec is None else ",".join(spec)
     out: dict[str, tuple[Family, list[Dataset]]] = {}
@@ -47,8 +52,13 @@ def clip(family: Family, first: dt.date, start: dt.date, end: dt.date,
 
 
 def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | None = None, *,
-         datasets: str | Sequence[str] | None = None, handle_signals: bool = False) -> LoadSummary:
-    """Load every day in ``[start, end]`` of ``datasets`` (default: the stocks pair and the journal)."""
+         datasets: str | Sequence[str] | None = None, handle_signals: bool = False,
+         run_id: str | None = None) -> LoadSummary:
+    """Load every day in ``[start, end]`` of ``datasets`` (default: the stocks pair and the journal).
+
+    ``run_id`` names the run (its record and ``runs/<run_id>.json``) when the caller must know it
+    beforehand, as a job API does; by default it is made from the time.
+    """
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
     groups, notes = [], []
@@ -58,7 +68,7 @@ def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | 
         notes.extend(cut)
     args = {"start": start, "end": end, "datasets": [d.name for g in groups for d in g.datasets]}
     return run_groups(groups, settings, reporter, command="load", arguments=args, handle_signals=handle_signals,
-                      notes=notes, window=(start, end))
+                      notes=notes, window=(start, end), run_id=run_id)
 
 
 def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, reporter: Reporter | None = None,
@@ -127,7 +137,8 @@ def _prepare(settings: Settings, reporter: Reporter) -> list[str]:
 def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Reporter | None = None, *,
                command: str = "load", arguments: dict | None = None, handle_signals: bool = False,
                rest_scope: dict[dt.date, frozenset[str]] | None = None, bad_input: list[str] | None = None,
-               notes: list[str] | None = None, window: tuple[dt.date, dt.date] | None = None) -> LoadSummary:
+               notes: list[str] | None = None, window: tuple[dt.date, dt.date] | None = None,
+               run_id: str | None = None) -> LoadSummary:
     """Plan and run a load of each family's days: the shared engine of load, refresh and pairs."""
     reporter = reporter or NullReporter()
     advice = _prepare(settings, reporter)
@@ -143,7 +154,7 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
         listing = list_objects(source, groups)
         if window is not None:
             groups = [with_unexpected_files(g, listing, *window) for g in groups]
-        run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        run_id = run_id or new_run_id()
         if held is not None:
             held.note(run_id=run_id)  # status tells this run's planning from its end
         if settings.dry_run:
