@@ -232,7 +232,8 @@ def session_frames(draw):
                                           st.floats(0, 50, allow_nan=False), st.integers(1, 10**12)),
                                 max_size=40))
     day_tickers = draw(st.lists(st.sampled_from(TICKERS + ["ONLYDAY"]), unique=True, max_size=5))
-    day_rows = [{"ticker": t, "volume": draw(st.integers(0, 2**62)), "open": draw(PRICE), "close": draw(PRICE),
+    # volumes are DOUBLE (fractional shares): whole numbers stay exact up to 2**53, far above any real day
+    day_rows = [{"ticker": t, "volume": draw(st.integers(0, 2**53)), "open": draw(PRICE), "close": draw(PRICE),
                  "high": draw(PRICE), "low": draw(PRICE), "window_start": oracle.et_ns(d, dt.time(0, 0)),
                  "transactions": 1} for t in day_tickers]
     minute_none = draw(st.booleans()) and not minute_rows

@@ -7,8 +7,6 @@ of sessions, a holiday added by a calendar update); a digest in ``flatload_meta`
 """
 from __future__ import annotations
 
-import hashlib
-
 import duckdb
 import pyarrow as pa
 
@@ -30,19 +28,13 @@ def _table(rows: list[calendar.SessionBounds]) -> pa.Table:
     })
 
 
-def _digest(rows: list[calendar.SessionBounds]) -> str:
-    text = "\n".join(f"{r.date} {r.pre_start} {r.open} {r.close} {r.post_end}" for r in rows)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def sync_sessions(con: duckdb.DuckDBPyConnection) -> bool:
     """Make ``sessions`` hold every session the calendar knows; True when it was rewritten."""
-    rows = calendar.session_table()
-    digest = _digest(rows)
+    digest = calendar.calendar_digest()  # the table's own digest: no session is computed when nothing changed
     held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [_DIGEST_KEY]).fetchall()
     if held and held[0][0] == digest:
         return False
-    table = _table(rows)
+    table = _table(calendar.session_table())
     con.register("_sessions_new", table)
     try:
         with transaction(con):
