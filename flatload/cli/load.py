@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ..followups import after_load
 from .exits import finish, handle_errors, report
 from .options import (
     dataset_option,
@@ -59,6 +58,8 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
     else:
         summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True,
                             run_id=run_id)
+    from ..followups import after_load
+
     finish(summary, settings.dry_run, quiet, after_load(summary, settings))
 
 
@@ -83,6 +84,8 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, ver
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
     summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
+    from ..followups import after_load
+
     finish(summary, settings.dry_run, quiet, after_load(summary, settings, corporate_actions=True))
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
-
 from ..calendar import EveryDayUTC, SundayToFridayUTC, XnysCalendar, XnysWithHolidayFiles
 from .model import Column, Dataset, Family
 from .options import CONTRACT_COLUMNS, derive_contracts
@@ -24,19 +22,19 @@ CRYPTO = Family("crypto", "global_crypto", EveryDayUTC())
 FOREX = Family("forex", "global_forex", SundayToFridayUTC())
 
 
-def _bars(volume: pl.DataType | None) -> tuple[Column, ...]:
+def _bars(volume: str | None) -> tuple[Column, ...]:
     """The vendor's aggregate header order: ticker,volume,open,close,high,low,window_start,transactions."""
-    cols = [Column("ticker", pl.String(), "ticker")]
+    cols = [Column("ticker", "String", "ticker")]
     if volume is not None:
         cols.append(Column("volume", volume, "volume"))
-    cols += [Column(n, pl.Float64(), "price") for n in ("open", "close", "high", "low")]
-    cols.append(Column("window_start", pl.Int64(), "time"))
+    cols += [Column(n, "Float64", "price") for n in ("open", "close", "high", "low")]
+    cols.append(Column("window_start", "Int64", "time"))
     if volume is not None:
-        cols.append(Column("transactions", pl.Int64(), "count", required=False))
+        cols.append(Column("transactions", "Int64", "count", required=False))
     return tuple(cols)
 
 
-def _pair(family: Family, volume: pl.DataType | None, first: dt.date, known: bool, what: str,
+def _pair(family: Family, volume: str | None, first: dt.date, known: bool, what: str,
           rest: tuple[str, str] | None = None, **extra: object) -> list[Dataset]:
     """The minute and day aggregates of ``family`` (``rest``: the REST endpoints that can fill each)."""
     minute = Dataset(family, "minute_aggs", _bars(volume), first, known, f"{what}: one bar per ticker and minute "
@@ -48,11 +46,11 @@ def _pair(family: Family, volume: pl.DataType | None, first: dt.date, known: boo
 
 def aggregate_datasets() -> list[Dataset]:
     """The ten aggregate datasets, in the order ``flatload datasets`` lists them."""
-    stocks = _pair(STOCKS, pl.Float64(), dt.date(2003, 9, 10), True, "US stocks (SIP)",
+    stocks = _pair(STOCKS, "Float64", dt.date(2003, 9, 10), True, "US stocks (SIP)",
                    rest=("minute_aggs", "grouped_daily"))
-    options = _pair(OPTIONS, pl.Int64(), dt.date(2014, 6, 2), False, "US options (OPRA)",
+    options = _pair(OPTIONS, "Int64", dt.date(2014, 6, 2), False, "US options (OPRA)",
                     derive=derive_contracts, derived_columns=CONTRACT_COLUMNS)
     return [*stocks, *options,
             *_pair(INDICES, None, dt.date(2023, 2, 1), False, "US indices (values, no volume)"),
-            *_pair(CRYPTO, pl.Float64(), dt.date(2013, 1, 1), False, "crypto (UTC days, weekends included)"),
-            *_pair(FOREX, pl.Float64(), dt.date(2009, 1, 1), False, "forex (UTC days, Sunday to Friday)")]
+            *_pair(CRYPTO, "Float64", dt.date(2013, 1, 1), False, "crypto (UTC days, weekends included)"),
+            *_pair(FOREX, "Float64", dt.date(2009, 1, 1), False, "forex (UTC days, Sunday to Friday)")]

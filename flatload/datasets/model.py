@@ -4,14 +4,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from ..calendar import DayCalendar
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: the roles a column plays in validation: a ticker must not be blank, a time must fall in the file's
 #: day, prices must be present and non-negative (low <= high), volumes and counts non-negative
 ROLES = ("ticker", "time", "price", "volume", "count", "text")
+#: the stored type of a UTC timestamp in nanoseconds (the time column's type in a partition)
+UTC_NANOS = "Datetime[ns, UTC]"
+
+
+def polars_type(name: str) -> "pl.DataType":
+    """The Polars type named ``name`` ("Float64", "Int64", "String", "Date", ``UTC_NANOS``).
+
+    Types are named, not Polars objects, so that the registry can be read (planning, a no-op run)
+    without importing Polars.
+    """
+    import polars as pl
+
+    if name == UTC_NANOS:
+        return pl.Datetime("ns", "UTC")
+    return getattr(pl, name)()
 
 
 @dataclass(frozen=True)
@@ -19,19 +36,25 @@ class Column:
     """One CSV column: its stored type, whether a file may lack it, and its role in validation."""
 
     name: str
-    dtype: pl.DataType
+    #: the stored type, by Polars name ("Float64", "Int64", "String", ...)
+    dtype: str
     role: str
     required: bool = True
 
     @property
-    def read_dtype(self) -> pl.DataType:
+    def whole(self) -> bool:
+        """True when the stored type holds whole numbers only (a fractional value rejects its row)."""
+        return self.dtype in ("Int64", "Int32", "UInt64", "UInt32")
+
+    @property
+    def read_dtype(self) -> "pl.DataType":
         """How the CSV text is read: times as integer ns, volumes as float (so fractional volume never sinks a
         file; a whole-number column then refuses fractional rows), counts as integers."""
         if self.role == "time":
-            return pl.Int64()
+            return polars_type("Int64")
         if self.role == "volume":
-            return pl.Float64()
-        return self.dtype
+            return polars_type("Float64")
+        return polars_type(self.dtype)
 
 
 @dataclass(frozen=True)
@@ -46,7 +69,7 @@ class Family:
 
 
 #: derived columns: ``(frame with a _line column) -> (frame with the new columns, rejects: line, reason)``
-Derive = Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+Derive = Callable[[Any], tuple[Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -63,8 +86,8 @@ class Dataset:
     #: a whole day's rows per ticker (day_aggs): one row stamped at the day's local midnight
     daily: bool = False
     derive: Derive | None = None
-    #: the columns ``derive`` adds, with their stored types (for the contract and the docs)
-    derived_columns: tuple[tuple[str, pl.DataType], ...] = ()
+    #: the columns ``derive`` adds, with their stored types by Polars name (for the contract and the docs)
+    derived_columns: tuple[tuple[str, str], ...] = ()
     #: the REST endpoint that can fill a missing file ("grouped_daily" | "minute_aggs"), or None
     rest: str | None = None
     sort_by: tuple[str, ...] = ("ticker", "window_start")
@@ -107,10 +130,12 @@ class Dataset:
         """One listing prefix per month touched by ``days`` (a month is < 1,000 keys: one page)."""
         return sorted({f"{self.folder}/{d:%Y}/{d:%m}/" for d in days})
 
-    def partition_schema(self) -> dict[str, pl.DataType]:
+    def stored_types(self) -> dict[str, str]:
+        """Each partition column's type by name (derived columns last)."""
+        out = {c.name: UTC_NANOS if c.role == "time" else c.dtype for c in self.columns}
+        out.update(dict(self.derived_columns))
+        return out
+
+    def partition_schema(self) -> "dict[str, pl.DataType]":
         """The typed Parquet schema of one partition (derived columns last)."""
-        schema: dict[str, pl.DataType] = {}
-        for c in self.columns:
-            schema[c.name] = pl.Datetime("ns", "UTC") if c.role == "time" else c.dtype
-        schema.update(dict(self.derived_columns))
-        return schema
+        return {name: polars_type(t) for name, t in self.stored_types().items()}

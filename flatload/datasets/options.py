@@ -5,17 +5,22 @@ Roots may carry digits after corporate actions (``O:AAPL1...``), so the fixed-wi
 """
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: the tail after the root: 6 date digits, C or P, 8 strike digits
 TAIL = 15
 _PATTERN = r"^O:([A-Za-z0-9.]+)(\d{2})(\d{2})(\d{2})([CP])(\d{8})$"
-CONTRACT_COLUMNS: tuple[tuple[str, pl.DataType], ...] = (
-    ("underlying", pl.String()), ("expiration", pl.Date()), ("contract_type", pl.String()), ("strike", pl.Float64()))
+CONTRACT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("underlying", "String"), ("expiration", "Date"), ("contract_type", "String"), ("strike", "Float64"))
 
 
-def contract_exprs(ticker: pl.Expr) -> list[pl.Expr]:
+def contract_exprs(ticker: "pl.Expr") -> "list[pl.Expr]":
     """``underlying, expiration, contract_type, strike`` from an options ticker column (null where it does not parse)."""
+    import polars as pl
+
     parts = ticker.str.extract_groups(_PATTERN)
     # strict=False: an impossible date (991332) becomes null, which rejects the row
     expiration = pl.concat_str(pl.lit("20"), *(parts.struct.field(str(i)) for i in (2, 3, 4))).str.to_date(
@@ -29,8 +34,10 @@ def contract_exprs(ticker: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def derive_contracts(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def derive_contracts(frame: "pl.DataFrame") -> "tuple[pl.DataFrame, pl.DataFrame]":
     """Add the contract columns; a ticker that does not parse (or names an impossible date) is a reject."""
+    import polars as pl
+
     with_cols = frame.with_columns(contract_exprs(pl.col("ticker")))
     bad = pl.any_horizontal(pl.col(n).is_null() for n, _ in CONTRACT_COLUMNS)
     rejects = with_cols.filter(bad).select(

@@ -10,14 +10,12 @@ from collections.abc import Iterable
 import polars as pl
 
 from ..calendar import SessionBounds
+from .journal import JOURNAL_COLUMNS, JOURNAL_TYPES
+from .model import polars_type
 
-JOURNAL_COLUMNS = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", "hod", "lod",
-                   "close_price", "ah_high", "ah_low", "day_volume"]
-METRICS_SCHEMA: dict[str, pl.DataType] = {
-    "symbol": pl.String(), "trade_date": pl.Date(), "pre_high": pl.Float64(), "pre_low": pl.Float64(),
-    "open_price": pl.Float64(), "hod": pl.Float64(), "lod": pl.Float64(), "close_price": pl.Float64(),
-    "ah_high": pl.Float64(), "ah_low": pl.Float64(), "day_volume": pl.Float64(),
-}
+__all__ = ["JOURNAL_COLUMNS", "METRICS_SCHEMA", "extended_hours", "daily", "session_metrics"]
+
+METRICS_SCHEMA: dict[str, pl.DataType] = {name: polars_type(t) for name, t in JOURNAL_TYPES.items()}
 
 
 def extended_hours(minute: pl.DataFrame, b: SessionBounds) -> pl.DataFrame:

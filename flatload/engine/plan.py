@@ -7,12 +7,12 @@ planned together: the journal is derived from both files of a session.
 """
 from __future__ import annotations
 
+
 import datetime as dt
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import polars as pl
 
 from .. import datasets as registry
 from ..datasets.model import Dataset, Family
@@ -22,6 +22,7 @@ from ..store import journal, partitions, recovery
 from ..store.ledger import LedgerEntry, scope_covers
 from ..tasks.model import FileTask, Task, TaskResult
 from .summary import DayFailure, Plan
+
 
 #: the trailing sessions whose median row count a new file is held against
 TRAILING = 5
@@ -196,6 +197,8 @@ def _expected_rows(ctx: _Context, g: FamilyDays, d: dt.date, files: list[FileTas
 
 def recover(settings: Settings, task: Task) -> TaskResult | None:
     """A finished but uncommitted day, rebuilt from its record, if its ETags match the listing."""
+    import polars as pl
+
     if any(f.obj is None for f in task.files):
         return None
     record = recovery.read_record(settings.parquet_dir, task.family, task.date)

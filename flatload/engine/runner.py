@@ -20,7 +20,6 @@ from ..fetch.stage import FetchStage
 from ..settings import Settings
 from ..store import partitions, spool
 from ..store.runlog import RunLog
-from ..tasks.aggs import process_task
 from ..tasks.model import Task, TaskResult
 from .commit import Committer
 from .executors import make_pool
@@ -163,6 +162,8 @@ class Runner:
 
         Inline (one worker), a day runs at submit: one at a time, so each is counted as soon as it is done.
         """
+        from ..tasks.aggs import process_task  # Polars and the parser: not needed by a run with nothing to load
+
         limit = 1 if getattr(pool, "inline", False) else self.settings.workers + 1
         while self.ready and not self._stopping() and len(self.inflight) < limit:
             task = self.ready[0]

@@ -17,8 +17,8 @@ def _entry(ds: Dataset, loaded: tuple | None) -> dict:
     n, first, last, failed, suspect = loaded if loaded else (0, None, None, 0, 0)
     return {"name": ds.name, "family": ds.family.name, "kind": ds.kind, "key_prefix": ds.folder + "/",
             "description": ds.description,
-            "columns": [{"name": c.name, "type": str(c.dtype), "required": c.required} for c in ds.columns],
-            "derived_columns": [{"name": n_, "type": str(t)} for n_, t in ds.derived_columns],
+            "columns": [{"name": c.name, "type": c.dtype, "required": c.required} for c in ds.columns],
+            "derived_columns": [{"name": n_, "type": t} for n_, t in ds.derived_columns],
             "calendar": ds.calendar.name, "time_zone": ds.calendar.tz.key, "first_date": ds.first_date.isoformat(),
             "first_date_known": ds.first_date_known, "view": ds.view, "rest_fallback": ds.rest,
             "row_filter": ds.family.row_filter,

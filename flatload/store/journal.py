@@ -10,12 +10,16 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-import duckdb
-import polars as pl
+from typing import TYPE_CHECKING
 
-from ..datasets.stocks import JOURNAL_COLUMNS
+import duckdb
+
+from ..datasets.journal import JOURNAL_COLUMNS
 from .db import transaction
 from .ledger import LedgerEntry
+
+if TYPE_CHECKING:  # Polars is imported where frames are written: a run with nothing to do never needs it
+    import polars as pl
 
 _VALUE_COLUMNS = [c for c in JOURNAL_COLUMNS if c not in ("symbol", "trade_date")] + ["source"]
 
@@ -24,13 +28,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.DataFrame, source: str,
+def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: "pl.DataFrame", source: str,
                scope: frozenset[str] | None) -> None:
     """Make the journal's rows for ``trade_date`` (within ``scope``) equal ``metrics``.
 
     Rows whose values are unchanged keep their ``loaded_at``: upserting twice changes
     nothing. Call inside a transaction.
     """
+    import polars as pl
+
     frame = metrics.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
     con.register("_day_metrics", frame.to_arrow())
     try:
@@ -55,15 +61,23 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: pl.
             con.unregister("_day_scope")
 
 
-_LEDGER_SCHEMA = {"key": pl.String, "dataset": pl.String, "trade_date": pl.Date, "etag": pl.String, "size": pl.Int64,
-                  "last_modified": pl.String, "rows": pl.Int64, "rejected": pl.Int64, "off_date": pl.Int64,
-                  "status": pl.String, "error": pl.String, "scope": pl.String}
-_STATUS_SCHEMA = {"dataset": pl.String, "trade_date": pl.Date, "status": pl.String, "detail": pl.String,
-                  "symbols": pl.Int64, "scope": pl.String}
+_LEDGER_TYPES = {"key": "String", "dataset": "String", "trade_date": "Date", "etag": "String", "size": "Int64",
+                 "last_modified": "String", "rows": "Int64", "rejected": "Int64", "off_date": "Int64",
+                 "status": "String", "error": "String", "scope": "String"}
+_STATUS_TYPES = {"dataset": "String", "trade_date": "Date", "status": "String", "detail": "String",
+                 "symbols": "Int64", "scope": "String"}
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, run_id: str) -> None:
+def _frame(rows: list[tuple], types: dict[str, str]) -> "pl.DataFrame":
+    import polars as pl
+
+    return pl.DataFrame(rows, schema={k: getattr(pl, v) for k, v in types.items()}, orient="row")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: "pl.DataFrame", run_id: str) -> None:
     """``INSERT OR REPLACE`` a whole frame at once (plus run id and time): executemany takes seconds per thousand."""
+    import polars as pl
+
     name = f"_new_{table}"
     con.register(name, frame.with_columns(run_id=pl.lit(run_id), updated_at=pl.lit(_now())).to_arrow())
     try:
@@ -77,12 +91,14 @@ def write_ledger(con: duckdb.DuckDBPyConnection, entries: Iterable[LedgerEntry],
     rows = [(e.key, e.dataset, e.trade_date, e.etag, e.size, e.last_modified, e.rows, e.rejected, e.off_date,
              e.status, e.error, e.scope) for e in entries]
     if rows:
-        _insert(con, "ledger", pl.DataFrame(rows, schema=_LEDGER_SCHEMA, orient="row"), run_id)
+        _insert(con, "ledger", _frame(rows, _LEDGER_TYPES), run_id)
 
 
-def write_rejects(con: duckdb.DuckDBPyConnection, trade_date: dt.date, keys: list[str], rejects: pl.DataFrame,
+def write_rejects(con: duckdb.DuckDBPyConnection, trade_date: dt.date, keys: list[str], rejects: "pl.DataFrame",
                   run_id: str) -> None:
     """Replace the rejects of ``keys`` with ``rejects`` (key, line, reason)."""
+    import polars as pl
+
     if keys:
         con.execute("DELETE FROM rejects WHERE key IN (SELECT unnest(?))", [keys])
     if rejects.height:
@@ -159,6 +175,8 @@ def mark_abandoned_runs(con: duckdb.DuckDBPyConnection) -> int:
 
 def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt.date]]) -> list[tuple[str, dt.date]]:
     """The (symbol, date) pairs with no journal row, or a row with no price at all."""
+    import polars as pl
+
     frame = pl.DataFrame({"symbol": [p[0] for p in pairs], "trade_date": [p[1] for p in pairs]},
                          schema={"symbol": pl.String, "trade_date": pl.Date})
     con.register("_pairs", frame.to_arrow())
@@ -173,8 +191,8 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
 
 
 def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list[LedgerEntry],
-               rejects: pl.DataFrame, statuses: dict[str, tuple[str, str | None]], run_id: str, *,
-               metrics: pl.DataFrame | None = None, source: str = "flatfile",
+               rejects: "pl.DataFrame", statuses: dict[str, tuple[str, str | None]], run_id: str, *,
+               metrics: "pl.DataFrame | None" = None, source: str = "flatfile",
                scope: frozenset[str] | None = None) -> None:
     """One transaction: a day's journal rows (stocks), rejects, ledger entries and per-dataset status."""
     scope_text = ledger[0].scope if ledger else "*"
@@ -195,6 +213,8 @@ def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],
     A day is marked failed unless an earlier run loaded it: it keeps its rows and status, and
     the failure stays visible in the ledger.
     """
+    import polars as pl
+
     if not entries and not days:
         return
     frame = pl.DataFrame({"dataset": [f[0] for f in days], "trade_date": [f[1] for f in days]},
@@ -210,4 +230,4 @@ def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],
             con.unregister("_failed_days")
         rows = [(ds, d, "failed", msg, 0, scope) for ds, d, msg, scope in days if (ds, d) not in loaded]
         if rows:
-            _insert(con, "day_status", pl.DataFrame(rows, schema=_STATUS_SCHEMA, orient="row"), run_id)
+            _insert(con, "day_status", _frame(rows, _STATUS_TYPES), run_id)

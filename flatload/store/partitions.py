@@ -8,14 +8,18 @@ or half a file. Temp files left by a killed run are removed by the next run.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import datetime as dt
 import os
 import uuid
 from pathlib import Path
 
-import polars as pl
 
 from .fs import storage_error
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: the partition folder of the stocks journal's daily rows (they rebuild the journal)
 METRICS = "stocks/metrics"
@@ -55,7 +59,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(frame: pl.DataFrame, path: Path, compression_level: int = 2,
+def write_atomic(frame: "pl.DataFrame", path: Path, compression_level: int = 2,
                  metadata: dict[str, str] | None = None) -> int:
     """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
     tmp = path.parent / f".{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -89,8 +93,10 @@ def clean_temp(root: Path) -> int:
     return removed
 
 
-def is_sorted_by_ticker_time(frame: pl.DataFrame, time_column: str = "window_start") -> bool:
+def is_sorted_by_ticker_time(frame: "pl.DataFrame", time_column: str = "window_start") -> bool:
     """True when rows are ordered by ticker, then time (vendor files usually are)."""
+    import polars as pl
+
     if frame.height < 2:
         return True
     t, ws = pl.col("ticker"), pl.col(time_column)
@@ -100,8 +106,10 @@ def is_sorted_by_ticker_time(frame: pl.DataFrame, time_column: str = "window_sta
     return bool(ok)
 
 
-def bars_table(frame: pl.DataFrame, time_column: str = "window_start") -> pl.DataFrame:
+def bars_table(frame: "pl.DataFrame", time_column: str = "window_start") -> "pl.DataFrame":
     """A bars partition's shape: the time as a UTC timestamp, sorted by ticker then time."""
+    import polars as pl
+
     if not is_sorted_by_ticker_time(frame, time_column):
         frame = frame.sort("ticker", time_column)
     return frame.with_columns(pl.col(time_column).cast(pl.Datetime("ns", "UTC")))

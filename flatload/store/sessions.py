@@ -7,16 +7,22 @@ of sessions, a holiday added by a calendar update); a digest in ``flatload_meta`
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pyarrow as pa
 
 from .. import calendar
 from .db import transaction
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 _DIGEST_KEY = "sessions_digest"
 
 
-def _table(rows: list[calendar.SessionBounds]) -> pa.Table:
+def _table(rows: list[calendar.SessionBounds]) -> "pa.Table":
+    import pyarrow as pa  # only when the table is rewritten: a run with nothing to do never needs it
+
     ts = pa.timestamp("ns", tz="UTC")
     return pa.table({
         "trade_date": pa.array([r.date for r in rows], pa.date32()),

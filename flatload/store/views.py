@@ -22,7 +22,7 @@ COMPAT_VIEWS = {
 
 def _columns(ds: Dataset) -> list[str]:
     out = []
-    for name in ds.partition_schema():
+    for name in ds.stored_types():
         if name == ds.time_column:
             # TIMESTAMPTZ (microseconds), not DuckDB 2's TIMESTAMPTZ_NS: a view keeps its column types, and
             # DuckDB 1.x clients cannot open a file whose catalog names a type they do not know.

@@ -17,7 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..datasets.stocks import JOURNAL_COLUMNS
+from ..datasets.journal import JOURNAL_COLUMNS
 from ..errors import ConfigError, TargetMismatch, TargetMissing, TargetTypeMismatch
 from .targets import TableName
 

@@ -10,12 +10,14 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
-import polars as pl
+from typing import TYPE_CHECKING
 
 from ..calendar import DayBounds, SessionBounds
 from ..fetch.source import ObjectInfo, Source
 from ..store.ledger import LedgerEntry, scope_text
-from .parse import REJECT_SCHEMA
+
+if TYPE_CHECKING:  # the parent plans tasks without Polars; results carry frames
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ class TaskResult:
         """This result with its journal rows limited to ``scope`` (None: all), ledger scope set to match."""
         if scope is None or self.metrics is None:
             return self
+        import polars as pl
+
         wanted = pl.Series(sorted(scope), dtype=pl.String).implode()
         text = scope_text(scope)
         return dataclasses.replace(self, metrics=self.metrics.filter(pl.col("symbol").is_in(wanted)),
@@ -131,12 +135,16 @@ class TaskResult:
             return None
         ledger = [LedgerEntry(**{**e, "trade_date": dt.date.fromisoformat(e["trade_date"]), "scope": "*"})
                   for e in record["ledger"]]
+        import polars as pl
+
+        from .parse import REJECT_SCHEMA
+
         rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
         return cls(d, record["family"], ledger, record["sources"], rejects, metrics, record["rows"], 0,
                    record["warnings"], record.get("suspect", {}))
 
 
-def _unmatched(scope: frozenset[str], present: pl.Series) -> dict[str, list[str]]:
+def _unmatched(scope: frozenset[str], present: "pl.Series") -> dict[str, list[str]]:
     """Scope symbols absent from ``present``, each with the present symbols equal to it but for case."""
     missing = scope.difference(present.to_list())
     if not missing:

@@ -180,7 +180,7 @@ def _row_checks(frame: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBou
     for c in present:
         if c.role in ("volume", "count"):
             checks.append(pl.when(pl.col(c.name) < 0).then(pl.lit(f"negative {c.name}")))
-        if c.role == "volume" and c.dtype.is_integer():
+        if c.role == "volume" and c.whole:
             checks.append(pl.when(pl.col(c.name) != pl.col(c.name).round()).then(pl.lit(f"fractional {c.name}")))
     if {"low", "high"} <= set(prices):
         checks.append(pl.when(pl.col("low") > pl.col("high")).then(pl.lit("low above high")))
