@@ -12,6 +12,8 @@ hold it in one contiguous range too.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -118,3 +120,61 @@ class ClusteredWriter:
                 pass
         self._spill.clear()
         self.writer.abort()
+
+
+class BackgroundWriter:
+    """Runs a ClusteredWriter in its own thread, at most ``ahead`` frames behind: Parquet encoding (which
+    releases the GIL) overlaps the parsing of the next chunks. An error in the thread is raised by the next
+    :meth:`add` or by :meth:`finish`."""
+
+    def __init__(self, out: ClusteredWriter, ahead: int = 2) -> None:
+        self.out = out
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="flatload-parquet", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    self.out.add(frame)
+                except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Queue ``frame`` for writing (waits while ``ahead`` frames are queued)."""
+        self._check()
+        self._queue.put(frame)
+
+    def _join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self) -> int:
+        """Write everything queued and what was spilled; the rows written in all."""
+        self._join()
+        self._check()
+        return self.out.finish()
+
+    def abort(self) -> None:
+        """Stop the thread (dropping what is queued) and close the files."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._join()
+        self.out.abort()
+
+    @property
+    def in_order(self) -> bool:
+        return self.out.in_order

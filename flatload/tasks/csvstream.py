@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; the standard lib
     _gzip = gzip  # type: ignore[no-redef]
     _IsalError = zlib.error  # type: ignore[misc,assignment]
 
-#: decompressed bytes per chunk: about 400,000 trades
-CHUNK_BYTES = 32 * 1024 * 1024
+#: decompressed bytes per chunk: about 200,000 trades
+CHUNK_BYTES = 16 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _DONE = object()
 

@@ -23,7 +23,7 @@ from ..datasets.model import Dataset
 from ..store import partitions
 from ..store.parts import PartWriter
 from ..store.swap import PartitionBuild
-from .clustering import ClusteredWriter, bucket_count
+from .clustering import BackgroundWriter, ClusteredWriter, bucket_count
 from .csvstream import Chunk, CsvStream
 from .model import FileTask, Task, WorkerContext
 from .parse import REJECT_SCHEMA, check_header, lenient_cast, read_schema, reject_lines, row_checks, wrong_date
@@ -94,7 +94,7 @@ def stored_schema(header: list[str], ds: Dataset) -> dict[str, pl.DataType]:
 class _Day:
     """The running state of one file: checks each chunk, hands the good rows on, counts and keeps rejects."""
 
-    def __init__(self, ds: Dataset, bounds: DayBounds | SessionBounds, header: list[str], out: ClusteredWriter,
+    def __init__(self, ds: Dataset, bounds: DayBounds | SessionBounds, header: list[str], out: BackgroundWriter,
                  keep: frozenset[str] | None, load: TickLoad) -> None:
         self.ds, self.bounds, self.header, self.out, self.load = ds, bounds, header, out, load
         self.keep = keep_filter(ds, keep)
@@ -173,7 +173,8 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
         load.nbytes = path.stat().st_size
         load.warnings.extend(check_header(stream.header, ds, f.key))
         schema = stored_schema(stream.header, ds)
-        out = ClusteredWriter(PartWriter(build, *_encodings(ds, schema)), build.scratch(), bucket_count(load.nbytes))
+        out = BackgroundWriter(ClusteredWriter(PartWriter(build, *_encodings(ds, schema)), build.scratch(),
+                                               bucket_count(load.nbytes)))
         day = _Day(ds, task.bounds, stream.header, out, keep, load)
         try:
             for chunk in stream:
