@@ -187,6 +187,9 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
             out.abort()
             raise
         load.in_order, load.parts = out.in_order, len(build.parts)
+        if not load.in_order:
+            load.warnings.append(f"{f.key}: not ordered by ticker: its rows were clustered through spill files "
+                                 "on disk (slower than a sorted file)")
         build.publish()
     return load
 

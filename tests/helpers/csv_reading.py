@@ -11,15 +11,17 @@ from zoneinfo import ZoneInfo
 _OPTION = re.compile(r"^O:(.+)(\d\d)(\d\d)(\d\d)([CP])(\d{8})$")
 
 
-def rows(gz: bytes, types: dict[str, type] | None = None) -> list[dict]:
-    """Every data row of a gzip CSV as a dict.
+def rows(gz: bytes, types: dict[str, type] | None = None, skip_lines: frozenset[int] = frozenset()) -> list[dict]:
+    """Every data row of a gzip CSV as a dict (but those on ``skip_lines``: file lines, the header is 1).
 
     ``types`` maps columns to ``int``, ``float`` or ``str`` (an empty field is None). Without it: the
     aggregates' columns, ints for ``window_start`` and ``transactions``, floats for the rest.
     """
     text = gzip.decompress(gz).decode()
     out = []
-    for rec in csv.DictReader(io.StringIO(text)):
+    for line, rec in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        if line in skip_lines:
+            continue
         row: dict = {}
         for k, v in rec.items():
             if types is not None:
