@@ -7,11 +7,11 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
-from flatload import datasets
+from flatload import datasets, sample
 from flatload.engine.api import load
 from tests.helpers import csv_reading
 from tests.helpers.duckdb_cli import cli_query
-from tests.helpers.store import query
+from tests.helpers.store import query, s3_client
 from tests.helpers.ticks import (DAY, bytes_read, edit_lines, expected_rows, large_day, mirror_settings,
                                  partition_bytes, small_day, view_query, view_rows)
 
@@ -192,3 +192,26 @@ def test_the_duckdb_1x_cli_reads_the_tick_view(big_day):
     assert out.returncode == 0, out.stderr
     n = view_query(settings, "SELECT count(*), count(DISTINCT ticker) FROM stocks_trades")[0]
     assert out.stdout.strip().splitlines()[1:] == [f"{n[0]},{n[1]},true"]
+
+
+def test_tick_files_from_s3_go_through_the_spool_which_is_emptied(s3_endpoint, bucket, settings):
+    files = sample.generate([DAY], n_tickers=20, names="stocks/quotes")
+    sample.upload(s3_client(s3_endpoint), bucket, files)
+    assert _load(settings, "stocks/quotes").exit_code == 0
+    spool = settings.data_dir / "spool"
+    assert not spool.exists() or list(spool.iterdir()) == []
+    assert view_query(settings, "SELECT count(*) FROM stocks_quotes")[0][0] == len(csv_reading.rows(
+        next(iter(files.values())), csv_reading.python_types(datasets.get("stocks/quotes"))))
+
+
+def test_the_stocks_pair_and_its_trades_load_together_and_then_skip(tmp_path):
+    files = sample.generate([DAY], n_tickers=12, names="stocks,stocks/trades")
+    sample.write_mirror(tmp_path / "mirror", files)
+    settings = mirror_settings(tmp_path)
+    summary = load(DAY, DAY, settings, datasets="stocks,stocks/trades")
+    assert (summary.exit_code, summary.done) == (0, [DAY]), summary.lines()
+    assert query(settings, "SELECT count(*) FROM journal")[0][0] > 0
+    trades = tmp_path / "mirror" / datasets.get("stocks/trades").key(DAY)
+    assert view_rows(settings, "stocks/trades") == expected_rows("stocks/trades", trades)
+    again = load(DAY, DAY, settings, datasets="stocks,stocks/trades")
+    assert (again.done, len(again.skipped), again.exit_code) == ([], 1, 0)
