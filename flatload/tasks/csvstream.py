@@ -34,10 +34,11 @@ _DONE = object()
 
 @dataclass(frozen=True)
 class Chunk:
-    """Whole CSV lines of a file (no header) and the file line number of the first one."""
+    """Whole CSV lines of a file (no header), the file line number of the first one, and how many there are."""
 
     data: bytes
     first_line: int
+    lines: int
 
 
 def _problem(exc: BaseException) -> str:
@@ -123,11 +124,12 @@ class CsvStream:
                     rest = buf
                     continue
                 data, rest = buf[:cut], buf[cut:]
-                if not self._put(Chunk(data, line)):
+                lines = data.count(b"\n")
+                if not self._put(Chunk(data, line, lines)):
                     return
-                line += data.count(b"\n")
+                line += lines
             if rest and not self._stop.is_set():
-                self._put(Chunk(rest, line))
+                self._put(Chunk(rest, line, rest.count(b"\n") + 1))
             self._put(_DONE)
         except (OSError, EOFError, zlib.error, _IsalError) as exc:
             self._put(CorruptFile(_problem(exc), key=self.key, hint=CORRUPT_HINT))

@@ -106,8 +106,7 @@ class _Day:
         self._listed = 0
 
     def add(self, chunk: Chunk) -> None:
-        lines = chunk.data.count(b"\n") + (not chunk.data.endswith(b"\n"))
-        self.load.rows_read += lines
+        self.load.rows_read += chunk.lines
         if self.pattern is not None and self.pattern.search(chunk.data) is None:
             return  # no wanted ticker in these lines: not parsed at all
         frame, bad = _parse(chunk, self.header, self.ds)
