@@ -215,3 +215,17 @@ def test_the_stocks_pair_and_its_trades_load_together_and_then_skip(tmp_path):
     assert view_rows(settings, "stocks/trades") == expected_rows("stocks/trades", trades)
     again = load(DAY, DAY, settings, datasets="stocks,stocks/trades")
     assert (again.done, len(again.skipped), again.exit_code) == ([], 1, 0)
+
+
+def test_trades_for_symbols_beside_aggregates_loaded_whole_keep_their_own_scope(tmp_path):
+    files = sample.generate([DAY], n_tickers=12, names="stocks/day_aggs,stocks/trades")
+    sample.write_mirror(tmp_path / "mirror", files)
+    names = "stocks/day_aggs,stocks/trades"
+    assert load(DAY, DAY, mirror_settings(tmp_path, symbols=frozenset({"ZZZZ"})), datasets=names).exit_code == 0
+    assert query(mirror_settings(tmp_path), "SELECT dataset, status, scope FROM day_status ORDER BY 1") == [
+        ("stocks/day_aggs", "flatfile", "*"), ("stocks/trades", "flatfile", "ZZZZ")]  # no such ticker: not suspect
+    again = load(DAY, DAY, mirror_settings(tmp_path), datasets=names)
+    reloaded = query(mirror_settings(tmp_path), "SELECT dataset FROM ledger WHERE run_id = ?", [again.run_id])
+    assert again.done == [DAY] and reloaded == [("stocks/trades",)]  # the day file stayed as it was
+    trades = tmp_path / "mirror" / datasets.get("stocks/trades").key(DAY)
+    assert view_rows(mirror_settings(tmp_path), "stocks/trades") == expected_rows("stocks/trades", trades)

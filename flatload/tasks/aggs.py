@@ -45,9 +45,9 @@ def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[Le
     entry = LedgerEntry(key=f.key, dataset=f.dataset, trade_date=task.date, etag=f.obj.etag, size=f.obj.size,
                         last_modified=f.obj.last_modified, rows=t.rows, rejected=t.rejected, off_date=t.off_date,
                         status="loaded", error=None, scope=scope_text(keep))
-    # a filtered day is small by design: only an empty one says something
+    # a filtered day is small by design (even empty): only an empty file says something then
     trailing = dict(task.expected_rows).get(f.dataset) if keep is None else None
-    return entry, t, suspect_reason(t.rows, 0, None, trailing)
+    return entry, t, suspect_reason(t.rows if keep is None else t.rows_read, 0, None, trailing)
 
 
 def read_local(path: str) -> bytes:
