@@ -3,8 +3,10 @@
 One view per dataset (``stocks_minute``, ``options_day``, ...) with the partition's
 columns, ``trade_date`` from the partition folder, ``window_start`` as a UTC timestamp
 and ``window_start_local`` in the dataset's time zone; ``minute_bars`` and ``day_bars``
-stay as the stocks views they always were. A view is made once its dataset has files:
-a glob that matches nothing cannot be bound.
+stay as the stocks views they always were. Tick views (``stocks_trades``, ...) show each
+instant as TIMESTAMPTZ, exact integer nanoseconds (``<name>_ns``) and New York time
+(``<name>_local``), then any column a file brought that the registry does not know. A view
+is made once its dataset has files: a glob that matches nothing cannot be bound.
 """
 from __future__ import annotations
 
