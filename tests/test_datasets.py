@@ -13,7 +13,7 @@ import pytest
 
 from flatload import datasets, reports, sample
 from flatload.engine.api import load
-from flatload.store import db
+from flatload.store import db, views
 from tests.helpers import csv_reading
 from tests.helpers.store import s3_client
 
@@ -24,24 +24,28 @@ START, END = dt.date(2024, 3, 8), dt.date(2024, 3, 11)
 def _view_rows(settings, ds) -> list[tuple]:
     con = db.connect(settings.journal_path, read_only=True)
     try:
-        cols = ", ".join(["ticker", "trade_date", f"epoch_ns({ds.time_column})",
-                          *(c.name for c in ds.columns if c.role not in ("ticker", "time")),
+        # instants as exact integer nanoseconds (tick timestamps carry digits below the microsecond)
+        cols = ", ".join(["ticker", "trade_date", views.view_ns(ds, ds.time_column),
+                          *(views.view_ns(ds, c.name) if c.name in ds.instant_columns else c.name
+                            for c in ds.columns if c.role not in ("ticker", "time")),
                           *(n for n, _ in ds.derived_columns)])
-        return con.execute(f"SELECT {cols} FROM {ds.view} ORDER BY ALL").fetchall()
+        return sorted(con.execute(f"SELECT {cols} FROM {ds.view}").fetchall(), key=csv_reading.null_last)
     finally:
         con.close()
 
 
 def _expected_rows(ds, files: dict[str, bytes]) -> list[tuple]:
     out = []
+    types = csv_reading.python_types(ds) if ds.streamed else None
     for key, gz in files.items():
         d = dt.date.fromisoformat(key.rsplit("/", 1)[-1][:10])
-        for r in csv_reading.rows(gz):
-            assert csv_reading.local_date(r["window_start"], ds.calendar.tz.key) == d  # rows of their own day
+        for r in csv_reading.rows(gz, types):
+            time = r[ds.time_column]
+            assert csv_reading.local_date(time, ds.calendar.tz.key) == d  # rows of their own day
             values = [r[c.name] for c in ds.columns if c.role not in ("ticker", "time")]
             derived = list(csv_reading.option_contract(r["ticker"])) if ds.derived_columns else []
-            out.append((r["ticker"], d, r["window_start"], *values, *derived))
-    return sorted(out)
+            out.append((r["ticker"], d, time, *values, *derived))
+    return sorted(out, key=csv_reading.null_last)
 
 
 @pytest.mark.parametrize("name", datasets.names())

@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,24 +15,13 @@ from flatload.engine.api import load
 from flatload.store import db
 from tests.helpers import oracle
 from tests.helpers.days import DST_SPRING
+from tests.helpers.duckdb_cli import cli_query, duckdb_cli
 from tests.helpers.faults import HOLD_DUCKDB, holder
 from tests.helpers.store import journal_rows, query, upload_days
 from tests.helpers.v1_store import downgrade
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 D1, D2 = DST_SPRING
-
-
-def duckdb_cli() -> str:
-    """The ``duckdb`` binary of the duckdb-cli package (a 1.x release), installed by the test extras."""
-    exe = shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
-    assert Path(exe).exists(), "duckdb-cli is a test dependency: pip install -e '.[test]'"
-    return exe
-
-
-def cli_query(cwd: Path, sql: str, path: str = "flatload.duckdb", *pre: str) -> subprocess.CompletedProcess:
-    return subprocess.run([duckdb_cli(), "-readonly", "-csv", *pre, path, "-c", sql], cwd=cwd, text=True,
-                          capture_output=True, timeout=120)
 
 
 def readme_query() -> str:

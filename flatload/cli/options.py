@@ -39,7 +39,8 @@ def dataset_option(default: str | None = "stocks") -> Callable[[Callable[..., An
     return click.option("--dataset", "--datasets", "dataset", default=default, callback=_datasets,
                         show_default=default is not None, metavar="NAMES",
                         help="Datasets, comma-separated: <family>/<kind> or a family (stocks = both stocks "
-                             "aggregates and the journal); `flatload datasets` lists them")
+                             "aggregates and the journal; tick data such as stocks/trades only when named); "
+                             "`flatload datasets` lists them")
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,7 +77,8 @@ rest_options = _group(
 
 #: how a load runs
 run_options = _group(
-    click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive) [env FLATLOAD_SYMBOLS]"),
+    click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive): the journal's scope, and the only rows "
+                      "stocks trades/quotes keep [env FLATLOAD_SYMBOLS]"),
     click.option("--underlyings", default=None,
                  help="Options: keep only contracts on these underlyings, e.g. SPY,QQQ [env FLATLOAD_UNDERLYINGS]"),
     click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),

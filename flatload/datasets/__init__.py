@@ -8,11 +8,12 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .aggregates import aggregate_datasets
 from .model import Column, Dataset, Family
+from .ticks import tick_datasets
 
 __all__ = ["Column", "Dataset", "Family", "REGISTRY", "get", "resolve", "names", "JOURNAL_INPUTS",
            "DEFAULT_SPEC"]
 
-REGISTRY: dict[str, Dataset] = {d.name: d for d in aggregate_datasets()}
+REGISTRY: dict[str, Dataset] = {d.name: d for d in [*aggregate_datasets(), *tick_datasets()]}
 #: the stocks journal is derived from these two, loaded together for each session
 JOURNAL_INPUTS = ("stocks/minute_aggs", "stocks/day_aggs")
 DEFAULT_SPEC = "stocks"
@@ -32,13 +33,16 @@ def get(name: str) -> Dataset:
 
 
 def resolve(spec: str | None) -> list[Dataset]:
-    """``"stocks"`` → both stocks aggregates; ``"options/day_aggs,indices"`` → those; in registry order."""
+    """``"stocks"`` → both stocks aggregates; ``"options/day_aggs,indices"`` → those; in registry order.
+
+    A family name means its aggregates: tick data (``stocks/trades``, ...) is loaded only when named.
+    """
     wanted: set[str] = set()
     for part in (spec or DEFAULT_SPEC).split(","):
         part = part.strip()
         if not part:
             continue
-        family = [n for n in REGISTRY if n.split("/")[0] == part]
+        family = [n for n, d in REGISTRY.items() if n.split("/")[0] == part and not d.streamed]
         if family:
             wanted.update(family)
         else:

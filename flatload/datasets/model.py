@@ -12,9 +12,13 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: the roles a column plays in validation: a ticker must not be blank, a time must fall in the file's
-#: day, prices must be present and non-negative (low <= high), volumes and counts non-negative
-ROLES = ("ticker", "time", "price", "volume", "count", "text")
-#: the stored type of a UTC timestamp in nanoseconds (the time column's type in a partition)
+#: day, prices must be present and non-negative (low <= high), volumes and counts non-negative;
+#: a timestamp is another instant in integer ns (stored as a UTC timestamp, not checked against the
+#: day), a code an integer identifier (exchange, tape) only checked to parse
+ROLES = ("ticker", "time", "price", "volume", "count", "text", "timestamp", "code")
+#: the roles whose integer nanoseconds are stored as UTC timestamps (ns)
+INSTANT_ROLES = ("time", "timestamp")
+#: the stored type of a UTC timestamp in nanoseconds (an instant column's type in a partition)
 UTC_NANOS = "Datetime[ns, UTC]"
 
 
@@ -50,7 +54,7 @@ class Column:
     def read_dtype(self) -> "pl.DataType":
         """How the CSV text is read: times as integer ns, volumes as float (so fractional volume never sinks a
         file; a whole-number column then refuses fractional rows), counts as integers."""
-        if self.role == "time":
+        if self.role in INSTANT_ROLES:
             return polars_type("Int64")
         if self.role == "volume":
             return polars_type("Float64")
@@ -91,6 +95,9 @@ class Dataset:
     #: the REST endpoint that can fill a missing file ("grouped_daily" | "minute_aggs"), or None
     rest: str | None = None
     sort_by: tuple[str, ...] = ("ticker", "window_start")
+    #: tick data (trades, quotes): too large for memory, read in batches and written as several parts;
+    #: loaded only when named (a family name such as ``stocks`` means its aggregates), unknown columns kept
+    streamed: bool = False
 
     @property
     def name(self) -> str:
@@ -119,6 +126,19 @@ class Dataset:
     def time_column(self) -> str:
         return next(c.name for c in self.columns if c.role == "time")
 
+    @property
+    def instant_columns(self) -> list[str]:
+        """The columns holding integer-ns instants (the time column first): stored as UTC timestamps (ns)."""
+        return [self.time_column] + [c.name for c in self.columns if c.role == "timestamp"]
+
+    @property
+    def row_filter(self) -> str | None:
+        """The run option that limits the rows kept at parse time: ``"underlyings"`` (options), ``"symbols"``
+        (stocks tick data: the tickers themselves), or None (every row is kept)."""
+        if self.family.row_filter is None and self.streamed:
+            return "symbols"
+        return self.family.row_filter
+
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
@@ -132,7 +152,7 @@ class Dataset:
 
     def stored_types(self) -> dict[str, str]:
         """Each partition column's type by name (derived columns last)."""
-        out = {c.name: UTC_NANOS if c.role == "time" else c.dtype for c in self.columns}
+        out = {c.name: UTC_NANOS if c.role in INSTANT_ROLES else c.dtype for c in self.columns}
         out.update(dict(self.derived_columns))
         return out
 

@@ -122,9 +122,10 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
     s = ctx.settings
     keep = s.underlyings if g.family.row_filter == "underlyings" else None
     scope = s.symbols if g.journal else keep
-    todo = [ds for ds in g.datasets if s.force or not _done(ctx, ds, d, scope)]
-    if g.journal and todo:
-        todo = list(g.datasets)  # the journal needs both files: reload the pair together
+    todo = [ds for ds in g.datasets if s.force or not _done(ctx, ds, d, _scope(s, ds, scope))]
+    if g.journal and any(ds.name in registry.JOURNAL_INPUTS for ds in todo):
+        # the journal needs both files: reload the pair together (tick files stay as they are)
+        todo = [ds for ds in g.datasets if ds in todo or ds.name in registry.JOURNAL_INPUTS]
     if not todo:
         states = {ctx.status[(ds.name, d)][0] for ds in g.datasets}
         plan.skipped.append((d, "already loaded, same ETag" if states == {"flatfile"}
@@ -149,15 +150,22 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
         return
     rest_symbols = ctx.rest_scope.get(d) if ctx.rest_scope is not None else s.symbols
     task = Task(d, g.family.name, tuple(files), g.family.calendar.bounds(d), g.journal, s.symbols if g.journal
-                else None, rest_symbols, keep, _expected_rows(ctx, g, d, files, expected))
+                else None, rest_symbols, keep, _expected_rows(ctx, g, d, files, expected), s.symbols)
     recovered = None if s.force else recover(s, task)
     if recovered is not None:
         plan.recovered.append(recovered)
         return
     plan.tasks.append(task)
     folders = [f.dataset for f in files] + ([partitions.METRICS] if g.journal else [])
-    plan.replaces.extend(str(p) for p in (partitions.partition_path(s.parquet_dir, f, d) for f in folders)
-                         if p.exists())
+    # a tick partition is a folder of parts, replaced whole
+    replaced = [partitions.partition_dir(s.parquet_dir, f, d) if f in registry.REGISTRY and registry.get(f).streamed
+                else partitions.partition_path(s.parquet_dir, f, d) for f in folders]
+    plan.replaces.extend(str(p) for p in replaced if p.exists())
+
+
+def _scope(s: Settings, ds: Dataset, scope: frozenset[str] | None) -> frozenset[str] | None:
+    """What a dataset's day must cover to count as done: stocks tick files keep only ``--symbols``."""
+    return s.symbols if ds.row_filter == "symbols" else scope
 
 
 def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: frozenset[str] | None) -> bool:

@@ -67,6 +67,15 @@ class _Listed(BaseSubscriber):
         future.meta.provide_object_etag(f'"{self.etag}"')
 
 
+def _transfer_errors() -> tuple[type[BaseException], ...]:
+    from boto3.exceptions import RetriesExceededError, S3TransferFailedError
+
+    return (RetriesExceededError, S3TransferFailedError)
+
+
+_TRANSFER_ERRORS = _transfer_errors()
+
+
 class S3Source:
     """The vendor's bucket (or any S3-compatible endpoint)."""
 

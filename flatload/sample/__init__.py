@@ -1,7 +1,8 @@
 """Synthetic flat files, shaped like the vendor's, for the demo, the tests and the benchmark.
 
-One generator per family (``stocks``, ``markets``); :func:`generate` writes the files of
-any registered datasets for a list of days, in the bucket's key layout. A dataset added
+One generator per family (``stocks``, ``markets``; trades and quotes in ``ticks``); :func:`generate`
+writes the files of any registered datasets for a list of days, in the bucket's key layout, and
+:func:`write_ticks` one large tick file chunk by chunk (the benchmark's 10-20 M rows). A dataset added
 to the registry needs its family here too: the contract tests generate every entry.
 """
 from __future__ import annotations
@@ -15,11 +16,28 @@ from pathlib import Path
 import polars as pl
 
 from .. import datasets
-from . import markets
+from . import markets, ticks
 from .stocks import CSV_COLUMNS, SPECIAL_TICKERS, SampleDay, sample_day
 
+from .ticks import tick_chunks, ticks_day, write_ticks
+
 __all__ = ["CSV_COLUMNS", "SPECIAL_TICKERS", "SampleDay", "sample_day", "generate", "day_files", "to_csv_gz", "upload",
-           "write_mirror", "family_day"]
+           "write_mirror", "family_day", "tick_chunks", "ticks_day", "write_ticks"]
+
+
+_AGGREGATES = frozenset({"minute_aggs", "day_aggs"})
+_TICKS = ("trades", "quotes")
+
+
+def _with_ticks(family: str, aggregates: Callable[[], dict[str, pl.DataFrame]]):
+    """A family generator making its aggregates and its tick kinds, each only when asked for (``kinds``)."""
+    def gen(d: dt.date, n: int, seed: int, kinds: Iterable[str] | None = None,
+            **kwargs: object) -> dict[str, pl.DataFrame]:
+        wanted = set(kinds) if kinds is not None else _AGGREGATES | set(_TICKS)
+        out = aggregates(d, n, seed, **kwargs) if wanted & _AGGREGATES else {}  # type: ignore[call-arg]
+        out.update({k: ticks.ticks_day(f"{family}/{k}", d, n, seed) for k in _TICKS if k in wanted})
+        return out
+    return gen
 
 
 def _stocks(d: dt.date, n_tickers: int, seed: int, **kwargs: object) -> dict[str, pl.DataFrame]:
@@ -27,23 +45,24 @@ def _stocks(d: dt.date, n_tickers: int, seed: int, **kwargs: object) -> dict[str
     return {"minute_aggs": day.minute, "day_aggs": day.day}
 
 
-#: family → ``(date, n_tickers, seed, **options) -> {kind: frame}``
+#: family → ``(date, n_tickers, seed, kinds=None, **options) -> {kind: frame}`` (``kinds``: the ones wanted)
 GENERATORS: dict[str, Callable[..., dict[str, pl.DataFrame]]] = {
-    "stocks": _stocks,
-    "options": lambda d, n, seed, **_: markets.options_day(d, max(n // 4, 6), seed),
+    "stocks": _with_ticks("stocks", _stocks),  # type: ignore[arg-type]
+    "options": _with_ticks("options", lambda d, n, seed, **_: markets.options_day(d, max(n // 4, 6), seed)),
     "indices": lambda d, n, seed, **_: markets.indices_day(d, seed),
     "crypto": lambda d, n, seed, **_: markets.crypto_day(d, seed),
     "forex": lambda d, n, seed, **_: markets.forex_day(d, seed),
 }
 
 
-def family_day(family: str, d: dt.date, n_tickers: int = 40, seed: int = 0, **kwargs: object) -> dict[str, pl.DataFrame]:
-    """One day's generated frames of ``family``, by kind, in the CSV's column order."""
+def family_day(family: str, d: dt.date, n_tickers: int = 40, seed: int = 0, kinds: Iterable[str] | None = None,
+               **kwargs: object) -> dict[str, pl.DataFrame]:
+    """One day's generated frames of ``family``, by kind, in the CSV's column order (``kinds``: only those)."""
     try:
         gen = GENERATORS[family]
     except KeyError:
         raise KeyError(f"no sample generator for family {family!r}: add one to flatload.sample") from None
-    return gen(d, n_tickers, seed, **kwargs)
+    return gen(d, n_tickers, seed, kinds=kinds, **kwargs)
 
 
 def to_csv_gz(frame: pl.DataFrame, level: int = 6) -> bytes:
@@ -74,7 +93,8 @@ def generate(dates: Iterable[dt.date], n_tickers: int = 40, seed: int = 0, names
             cal = family.calendar
             if not (cal.expects(d) or (cal.loads_unexpected and d.weekday() < 5)):
                 continue
-            frames = family_day(name, d, n_tickers, seed, **kwargs)
+            kinds = {ds.kind for ds in wanted if ds.family.name == name}
+            frames = family_day(name, d, n_tickers, seed, kinds=kinds, **kwargs)
             for ds in wanted:
                 if ds.family.name == name:
                     files[ds.key(d)] = to_csv_gz(frames[ds.kind].select(ds.csv_columns), level)

@@ -196,6 +196,8 @@ def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list
                scope: frozenset[str] | None = None) -> None:
     """One transaction: a day's journal rows (stocks), rejects, ledger entries and per-dataset status."""
     scope_text = ledger[0].scope if ledger else "*"
+    # each dataset's own scope: a stocks tick file loaded for --symbols beside aggregates loaded whole
+    scopes = {e.dataset: e.scope for e in ledger}
     symbols = metrics.height if metrics is not None else 0
     with transaction(con):
         if metrics is not None:
@@ -203,7 +205,7 @@ def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list
         write_rejects(con, trade_date, [e.key for e in ledger], rejects, run_id)
         write_ledger(con, ledger, run_id)
         for dataset, (status, detail) in statuses.items():
-            set_day_status(con, dataset, trade_date, status, detail, symbols, scope_text, run_id)
+            set_day_status(con, dataset, trade_date, status, detail, symbols, scopes.get(dataset, scope_text), run_id)
 
 
 def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],

@@ -1,10 +1,14 @@
-"""Parquet partitions, one file per (dataset, date), replaced atomically: the only module that knows paths.
+"""Parquet partitions, one folder per (dataset, date), replaced atomically: the only module that knows paths.
 
 ``parquet/<family>/<kind>/date=YYYY-MM-DD/part-0.parquet`` (hive layout for DuckDB and
 Polars); the stocks journal's rows of a day live in ``parquet/stocks/metrics/``. A
 partition is written to a hidden temp file in its own directory, fsynced, then
 renamed over the old file: a reader sees the old file or the new one, never a mix
 or half a file. Temp files left by a killed run are removed by the next run.
+
+Tick data (trades, quotes) is too large for one file: its partition is a folder of parts
+``part-NNNNN-<version>.parquet`` built in a hidden folder beside it and swapped in whole
+(:class:`PartitionBuild`, in :mod:`.swap`).
 """
 from __future__ import annotations
 
@@ -82,12 +86,19 @@ def write_atomic(frame: "pl.DataFrame", path: Path, compression_level: int = 2,
 
 
 def clean_temp(root: Path) -> int:
-    """Remove temp files left by killed runs. Call only while holding the data-dir lock."""
+    """Remove temp files left by killed runs and repair half-swapped tick partitions (the old one comes back
+    where a run died between the two renames of a swap). Call only while holding the data-dir lock."""
+    from .swap import repair
+
     root = Path(root)
     if not root.is_dir():
         return 0
-    removed = 0
-    for tmp in root.rglob(f".*{_TMP_MARK}*"):
+    removed = repair(root)
+    spool = root.parent / "spool"
+    leftovers = list(spool.glob(f".*{_TMP_MARK}*")) if spool.is_dir() else []
+    for tmp in [*root.rglob(f".*{_TMP_MARK}*"), *leftovers]:
+        if tmp.is_dir():
+            continue  # a folder of a swap: repair() alone decides about those
         tmp.unlink(missing_ok=True)
         removed += 1
     return removed

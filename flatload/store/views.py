@@ -3,8 +3,10 @@
 One view per dataset (``stocks_minute``, ``options_day``, ...) with the partition's
 columns, ``trade_date`` from the partition folder, ``window_start`` as a UTC timestamp
 and ``window_start_local`` in the dataset's time zone; ``minute_bars`` and ``day_bars``
-stay as the stocks views they always were. A view is made once its dataset has files:
-a glob that matches nothing cannot be bound.
+stay as the stocks views they always were. Tick views (``stocks_trades``, ...) show each
+instant as TIMESTAMPTZ, exact integer nanoseconds (``<name>_ns``) and New York time
+(``<name>_local``), then any column a file brought that the registry does not know. A view
+is made once its dataset has files: a glob that matches nothing cannot be bound.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ COMPAT_VIEWS = {
 
 
 def _columns(ds: Dataset) -> list[str]:
+    if ds.streamed:
+        return _tick_columns(ds)
     out = []
     for name in ds.stored_types():
         if name == ds.time_column:
@@ -32,6 +36,32 @@ def _columns(ds: Dataset) -> list[str]:
         else:
             out.append(name)
     return out
+
+
+def _tick_columns(ds: Dataset) -> list[str]:
+    """Each instant three ways: TIMESTAMPTZ (microseconds, what DuckDB 1.x clients know), its exact integer
+    nanoseconds (``<name>_ns``) and New York wall time (``<name>_local``); then columns the registry does not
+    know, which a file's header brought (kept as text)."""
+    out, instants = [], set(ds.instant_columns)
+    for name in ds.stored_types():
+        if name in instants:
+            out += [f"CAST({name} AS TIMESTAMPTZ) AS {name}", f"epoch_ns({name}) AS {name}_ns",
+                    f"timezone('{ds.calendar.tz.key}', CAST({name} AS TIMESTAMPTZ)) AS {name}_local"]
+        else:
+            out.append(name)
+    # every part holds every registry column (NULL where a file lacks one), so the exclusion always binds
+    out.append(f"* EXCLUDE ({', '.join([*ds.stored_types(), 'date'])})")
+    return out
+
+
+def view_ns(ds: Dataset, name: str) -> str:
+    """The SQL, over ``ds``'s view, giving the exact integer nanoseconds of its instant column ``name``.
+
+    Tick views carry them as ``<name>_ns``; aggregates start on whole minutes, where ``epoch_ns``
+    of the view's TIMESTAMPTZ is exact. (DuckDB 1.x reads the Parquet's UTC nanosecond timestamps
+    as microseconds: through such a client, ``<name>_ns`` ends in three zeros.)
+    """
+    return f"{name}_ns" if ds.streamed else f"epoch_ns({name})"
 
 
 def dataset_view(ds: Dataset, root_expr: str) -> str:

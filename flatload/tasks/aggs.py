@@ -1,4 +1,6 @@
-"""One day of one family's aggregate files, end to end in a worker: fetch → parse → derive → write.
+"""One day of one family's files, end to end in a worker: fetch → parse → derive → write.
+
+Aggregate files are read whole; tick files (trades, quotes) are streamed by :mod:`.ticks`.
 
 Runs in a pool worker (or inline with one worker). It never opens DuckDB: it
 returns a small :class:`TaskResult` (ledger entries, rejects, the journal's rows
@@ -18,6 +20,7 @@ from ..store.ledger import LedgerEntry, scope_text
 from .model import FileTask, Task, TaskResult, WorkerContext
 from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_rows
 from .quality import suspect_reason
+from .ticks import TickLoad, load_tick_file
 
 
 def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: str | None = None) -> LedgerEntry:
@@ -29,6 +32,24 @@ def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: s
                        scope=scope_text(task.keep if task.keep is not None else task.scope))
 
 
+def tick_keep(task: Task, ds: Dataset) -> frozenset[str] | None:
+    """The rows a tick file keeps: the run's ``--underlyings`` (options) or ``--symbols`` (stocks)."""
+    return task.symbols if ds.row_filter == "symbols" else task.keep
+
+
+def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[LedgerEntry, TickLoad, str | None]:
+    """Load a tick file (streamed, its partition written): its ledger entry, what it did, why it looks incomplete."""
+    assert f.obj is not None
+    keep = tick_keep(task, ds)
+    t = load_tick_file(ctx, task, f, ds, keep)
+    entry = LedgerEntry(key=f.key, dataset=f.dataset, trade_date=task.date, etag=f.obj.etag, size=f.obj.size,
+                        last_modified=f.obj.last_modified, rows=t.rows, rejected=t.rejected, off_date=t.off_date,
+                        status="loaded", error=None, scope=scope_text(keep))
+    # a filtered day is small by design (even empty): only an empty file says something then
+    trailing = dict(task.expected_rows).get(f.dataset) if keep is None else None
+    return entry, t, suspect_reason(t.rows if keep is None else t.rows_read, 0, None, trailing)
+
+
 def read_local(f: FileTask) -> bytes:
     """The bytes of a file the fetch stage (or a mirror) put on local disk for this task."""
     try:
@@ -37,6 +58,10 @@ def read_local(f: FileTask) -> bytes:
     except FileNotFoundError:
         raise ObjectMissing("the file is gone from local disk", key=f.key,
                             hint="a mirror changed during the run? rerun") from None
+
+
+def _off_date_note(key: str, off_date: int, ds: Dataset) -> list[str]:
+    return [f"{key}: {off_date} row(s) dated another {ds.calendar.zone} day were not counted"] if off_date else []
 
 
 def _rest(ctx: WorkerContext, key: str):  # -> fetch.rest.RestClient
@@ -95,8 +120,20 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
     warnings: list[str] = []
     sources: dict[str, str] = {}
     nbytes = rows = 0
+    tick_suspects: dict[str, str] = {}
     for f in task.files:
         ds = datasets.get(f.dataset)
+        if f.obj is not None and ds.streamed:
+            entry, t, suspect = _ticks(ctx, task, f, ds)
+            ledger.append(entry)
+            sources[f.dataset] = "flatfile"
+            nbytes, rows = nbytes + t.nbytes, rows + t.rows_read
+            warnings.extend(t.warnings + _off_date_note(f.key, t.off_date, ds))
+            if t.rejects.height:
+                rejects.append(t.rejects.with_columns(key=pl.lit(f.key)))
+            if suspect is not None:
+                tick_suspects[f.dataset] = suspect
+            continue
         if f.obj is None:
             p = _from_rest(ctx, task, ds, f)
             sources[f.dataset] = "rest"
@@ -114,8 +151,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
         warnings.extend(p.warnings)
         if p.rejects.height:
             rejects.append(p.rejects.with_columns(key=pl.lit(f.key)))
-        if p.off_date:
-            warnings.append(f"{f.key}: {p.off_date} row(s) dated another {ds.calendar.zone} day were not counted")
+        warnings.extend(_off_date_note(f.key, p.off_date, ds))
     metrics = None
     if task.journal:
         minute, day = (parsed.get(n) for n in datasets.JOURNAL_INPUTS)
@@ -126,7 +162,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
     result = TaskResult(task.date, task.family, ledger, sources, reject_frame, metrics, rows, nbytes, warnings,
-                        _suspects(task, parsed, sources))
+                        {**_suspects(task, parsed, sources), **tick_suspects})
     # written last, with what the commit needs: if the commit never happens (journal
     # locked, kill -9), a rerun commits from here instead of fetching the day again
     recovery.write_record(ctx.parquet_root, task.family, task.date, result.to_record())

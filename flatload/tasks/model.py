@@ -56,6 +56,8 @@ class Task:
     keep: frozenset[str] | None = None
     #: per dataset, the median rows of its trailing sessions (only for full days with history)
     expected_rows: tuple[tuple[str, int], ...] = ()
+    #: the run's ``--symbols``: the only tickers stocks tick files keep (None: all)
+    symbols: frozenset[str] | None = None
 
     @property
     def key(self) -> str:

@@ -35,8 +35,8 @@ class Parsed:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_CORRUPT_HINT = "rerun once the vendor regenerates it, which changes its ETag; report it if it persists"
-_NOT_OURS = "not the vendor's format; report it and skip this day"
+CORRUPT_HINT = "rerun once the vendor regenerates it, which changes its ETag; report it if it persists"
+NOT_OURS = "not the vendor's format; report it and skip this day"
 
 
 def gzip_problem(data: bytes) -> str | None:
@@ -65,7 +65,7 @@ def _corrupt(data: bytes, key: str, exc: BaseException) -> CorruptFile:
     """The CorruptFile for a read that failed: the gzip fault when there is one, else the CSV error."""
     problem = gzip_problem(data)
     if problem is not None:
-        return CorruptFile(problem, key=key, hint=_CORRUPT_HINT)
+        return CorruptFile(problem, key=key, hint=CORRUPT_HINT)
     return CorruptFile(f"unreadable CSV ({_first_line(exc)})", key=key,
                        hint="the vendor may have to regenerate it; report it if it persists")
 
@@ -78,11 +78,16 @@ def _header(data: bytes, key: str) -> list[str]:
             line = fh.readline(64 * 1024)
     except (OSError, EOFError, zlib.error) as exc:
         raise _corrupt(data, key, exc) from None
+    return header_fields(line, key)
+
+
+def header_fields(line: bytes, key: str) -> list[str]:
+    """The column names of a file's first line; CorruptFile/SchemaError when it is not a vendor CSV header."""
     if not line.strip():
         raise CorruptFile("no CSV header", key=key, hint="the file is empty inside the gzip; rerun later")
     problem = first_line_problem(line)
     if problem is not None:
-        raise (CorruptFile if problem.startswith("not CSV") else SchemaError)(problem, key=key, hint=_NOT_OURS)
+        raise (CorruptFile if problem.startswith("not CSV") else SchemaError)(problem, key=key, hint=NOT_OURS)
     return [c.strip() for c in line.decode("utf-8", "replace").strip().split(",")]
 
 
@@ -94,12 +99,13 @@ def check_header(header: list[str], dataset: Dataset, key: str) -> list[str]:
     if not set(expected) & set(header):
         found = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
         raise SchemaError(f"not a {dataset.name} file: the header names none of its columns (found: {found[:200]})",
-                          key=key, hint=_NOT_OURS)
+                          key=key, hint=NOT_OURS)
     if missing:
         raise SchemaError(f"required column {', '.join(missing)} missing from the header", key=key,
                           hint="the vendor changed the format; report it and skip this day")
     extra = [c for c in header if c not in expected]
-    return [f"{key}: extra column {', '.join(extra)} ignored"] if extra else []
+    fate = "kept as text" if dataset.streamed else "ignored"
+    return [f"{key}: extra column {', '.join(extra)} {fate}"] if extra else []
 
 
 def read_csv_gz(data: bytes, key: str, dataset: Dataset, bounds: DayBounds | SessionBounds,
@@ -130,10 +136,14 @@ def _present(header: list[str], dataset: Dataset) -> list[str]:
     return [c.name for c in dataset.columns if c.name in header]
 
 
-def _read(data: bytes, header: list[str], dataset: Dataset) -> pl.DataFrame:
+def read_schema(header: list[str], dataset: Dataset) -> dict[str, pl.DataType]:
+    """How each column of ``header`` is read: the dataset's read types, text for columns it does not know."""
     types = {c.name: c.read_dtype for c in dataset.columns}
-    schema = {c: types.get(c, pl.String()) for c in header}
-    frame = pl.read_csv(data, schema=schema, has_header=True, null_values=None,
+    return {c: types.get(c, pl.String()) for c in header}
+
+
+def _read(data: bytes, header: list[str], dataset: Dataset) -> pl.DataFrame:
+    frame = pl.read_csv(data, schema=read_schema(header, dataset), has_header=True, null_values=None,
                         row_index_name="_line", row_index_offset=2)
     return frame.select("_line", *_present(header, dataset))
 
@@ -145,6 +155,16 @@ def _read_lenient(data: bytes, header: list[str], dataset: Dataset, key: str) ->
                            truncate_ragged_lines=True, row_index_name="_line", row_index_offset=2)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise _corrupt(data, key, exc) from None
+    return lenient_cast(text, header, dataset)
+
+
+def lenient_cast(text: pl.DataFrame, header: list[str], dataset: Dataset,
+                 keep_extra: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cast a frame read as text (with ``_line``) to the read types; a value that does not cast rejects its row.
+
+    Returns the good rows and the bad lines (``line, reason``). ``keep_extra`` keeps columns the
+    dataset does not know (as text) after its own.
+    """
     casts, reasons = [], []
     for col in dataset.columns:
         if col.name not in header:
@@ -158,12 +178,14 @@ def _read_lenient(data: bytes, header: list[str], dataset: Dataset, key: str) ->
             reasons.append(pl.when(pl.col(col.name).is_null()).then(pl.lit(f"missing {col.name}")))
         reasons.append(pl.when(pl.col(col.name).is_not_null() & cast.is_null())
                        .then(pl.lit(f"non-numeric {col.name}")))
-    out = text.select(pl.col("_line"), *casts, pl.coalesce(reasons).alias("_reason"))
+    known = {c.name for c in dataset.columns}
+    extra = [pl.col(c) for c in header if keep_extra and c not in known]
+    out = text.select(pl.col("_line"), *casts, *extra, pl.coalesce(reasons).alias("_reason"))
     bad_lines = out.filter(pl.col("_reason").is_not_null()).select(line=pl.col("_line"), reason=pl.col("_reason"))
     return out.filter(pl.col("_reason").is_null()).drop("_reason"), bad_lines
 
 
-def _row_checks(frame: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBounds) -> list[pl.Expr]:
+def row_checks(frame: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBounds) -> list[pl.Expr]:
     """One expression per check, each the reason when the row fails it (checked in this order)."""
     present = [c for c in dataset.columns if c.name in frame.columns]
     prices = [c.name for c in present if c.role == "price"]
@@ -194,17 +216,13 @@ def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, data
     """Check a typed frame (with a ``_line`` column) row by row; derive, filter and type what passes."""
     warnings = list(warnings or [])
     rows_read = frame.height + (bad_lines.height if bad_lines is not None else 0)
-    checked = frame.with_columns(_reason=pl.coalesce(_row_checks(frame, dataset, b)))
+    checked = frame.with_columns(_reason=pl.coalesce(row_checks(frame, dataset, b)))
     refused = checked.filter(pl.col("_reason").is_not_null())
     good = checked.filter(pl.col("_reason").is_null()).drop("_reason")
     off = refused.filter(pl.col("_reason") == "off_date")
-    ts = pl.col(dataset.time_column)
     if good.height == 0 and off.height > 0:
-        raise WrongDate(_wrong_date(off[dataset.time_column][0], dataset, b.date), key=key,
-                        hint="a known vendor defect; skip this day or ask the vendor to regenerate it")
-    parts = [refused.select(line=pl.col("_line"), reason=pl.when(pl.col("_reason") == "off_date").then(
-        pl.lit(f"{dataset.time_column} not on {b.date} ({dataset.calendar.zone}): ") + ts.cast(pl.String))
-        .otherwise(pl.col("_reason")))]
+        raise wrong_date(off[dataset.time_column][0], dataset, b.date, key)
+    parts = [reject_lines(refused, dataset, b)]
     if bad_lines is not None and bad_lines.height:
         parts.append(bad_lines)
     if dataset.derive is not None:
@@ -216,9 +234,19 @@ def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, data
     return Parsed(_typed(good.drop("_line"), dataset), rejects, rows_read, off.height, warnings)
 
 
-def _wrong_date(ns: int, dataset: Dataset, d: dt.date) -> str:
+def reject_lines(refused: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBounds) -> pl.DataFrame:
+    """``line, reason`` of rows refused by :func:`row_checks` (their ``_reason``), off-date rows with their time."""
+    ts = pl.col(dataset.time_column)
+    return refused.select(line=pl.col("_line"), reason=pl.when(pl.col("_reason") == "off_date").then(
+        pl.lit(f"{dataset.time_column} not on {b.date} ({dataset.calendar.zone}): ") + ts.cast(pl.String))
+        .otherwise(pl.col("_reason")))
+
+
+def wrong_date(ns: int, dataset: Dataset, d: dt.date, key: str) -> WrongDate:
+    """The error for a file none of whose rows is dated ``d`` (``ns``: the time of one of them)."""
     other = dt.datetime.fromtimestamp(ns / 1e9, dataset.calendar.tz).date()
-    return f"every row is dated {other} ({dataset.calendar.zone}), not {d}; refusing to load it as {d}"
+    return WrongDate(f"every row is dated {other} ({dataset.calendar.zone}), not {d}; refusing to load it as {d}",
+                     key=key, hint="a known vendor defect; skip this day or ask the vendor to regenerate it")
 
 
 def _typed(frame: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:

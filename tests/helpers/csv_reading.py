@@ -11,14 +11,22 @@ from zoneinfo import ZoneInfo
 _OPTION = re.compile(r"^O:(.+)(\d\d)(\d\d)(\d\d)([CP])(\d{8})$")
 
 
-def rows(gz: bytes) -> list[dict]:
-    """Every data row of a gzip CSV as a dict: ints where the text is an integer, floats for decimals."""
+def rows(gz: bytes, types: dict[str, type] | None = None, skip_lines: frozenset[int] = frozenset()) -> list[dict]:
+    """Every data row of a gzip CSV as a dict (but those on ``skip_lines``: file lines, the header is 1).
+
+    ``types`` maps columns to ``int``, ``float`` or ``str`` (an empty field is None). Without it: the
+    aggregates' columns, ints for ``window_start`` and ``transactions``, floats for the rest.
+    """
     text = gzip.decompress(gz).decode()
     out = []
-    for rec in csv.DictReader(io.StringIO(text)):
+    for line, rec in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        if line in skip_lines:
+            continue
         row: dict = {}
         for k, v in rec.items():
-            if k == "ticker":
+            if types is not None:
+                row[k] = None if v == "" and k != "ticker" else types.get(k, str)(v)
+            elif k == "ticker":
                 row[k] = v
             elif k in ("window_start", "transactions"):
                 row[k] = int(v)
@@ -26,6 +34,11 @@ def rows(gz: bytes) -> list[dict]:
                 row[k] = float(v)
         out.append(row)
     return out
+
+
+def null_last(row: tuple) -> tuple:
+    """A sort key for rows holding None: each value as (is None, value)."""
+    return tuple((v is None, 0 if v is None else v) for v in row)
 
 
 def local_date(ns: int, zone: str) -> dt.date:
@@ -39,3 +52,9 @@ def option_contract(ticker: str) -> tuple[str, dt.date, str, float]:
     assert m, ticker
     root, yy, mm, dd, cp, strike = m.groups()
     return root, dt.date(2000 + int(yy), int(mm), int(dd)), "call" if cp == "C" else "put", int(strike) / 1000
+
+
+def python_types(ds) -> dict[str, type]:
+    """How to read each column of a registry entry's CSV in plain Python, by the column's role."""
+    by_role = {"ticker": str, "text": str, "price": float, "volume": float}
+    return {c.name: by_role.get(c.role, int) for c in ds.columns}
