@@ -61,13 +61,28 @@ def _rng(seed: int, d: dt.date, family: str) -> np.random.Generator:
     return np.random.default_rng([seed, d.toordinal(), sum(map(ord, family))])
 
 
-def options_day(d: dt.date, n_contracts: int = 6, seed: int = 0) -> dict[str, pl.DataFrame]:
-    """Contracts expiring the Friday after ``d``, traded in the regular session."""
+def _contracts(d: dt.date, n: int) -> list[str]:
+    """``n`` option tickers: the special ones (digit and dot roots, fractional strikes) first, then a chain
+    of 400 underlyings x 8 weekly expirations x calls and puts x strikes, as many as ``n`` asks (sorted)."""
+    first = d + dt.timedelta(days=(4 - d.weekday()) % 7 or 7)
+    names = [t.format(exp=f"{first:%y%m%d}") for t in OPTION_CONTRACTS][:n]
+    roots = [a + b + c for a in "ABCDEFGHIJKLMNOPQRST" for b in "AEIOU" for c in "KLMN"][:400]
+    strikes_per = max(1, -(-(n - len(names)) // (len(roots) * 8 * 2)))
+    for root in roots:
+        for week in range(8):
+            expiry = first + dt.timedelta(days=7 * week)
+            for cp in "CP":
+                for k in range(strikes_per):
+                    if len(names) >= n:
+                        return sorted(names)
+                    names.append(f"O:{root}{expiry:%y%m%d}{cp}{50_000 + 2_500 * k:08d}")
+    return sorted(names)
+
+
+def options_day(d: dt.date, n_contracts: int = 6, seed: int = 0, density: float = 0.4) -> dict[str, pl.DataFrame]:
+    """Contracts traded in the regular session (a real day: about 0.05 of the minutes for most contracts)."""
     b = calendar.session_bounds(d)
-    expiry = d + dt.timedelta(days=(4 - d.weekday()) % 7 or 7)
-    names = [t.format(exp=f"{expiry:%y%m%d}") for t in OPTION_CONTRACTS]
-    extra = [f"O:SPY{expiry:%y%m%d}C{int(400_000 + 5_000 * i):08d}" for i in range(max(0, n_contracts - len(names)))]
-    minute = _bars((names + extra)[:max(n_contracts, 1)], _grid(b.open, b.close), _rng(seed, d, "options"), 0.4,
+    minute = _bars(_contracts(d, max(n_contracts, 1)), _grid(b.open, b.close), _rng(seed, d, "options"), density,
                    False, 0.05, 30.0)
     return {"minute_aggs": minute, "day_aggs": _day(minute, b.day_start)}
 

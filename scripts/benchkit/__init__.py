@@ -1,0 +1,1 @@
+"""The benchmark's parts: data, the WAN proxy, the contenders, process measurement."""
