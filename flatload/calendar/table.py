@@ -101,9 +101,24 @@ def _write(path: Path, stamp: str, today: dt.date, table: SessionTable) -> None:
 def xnys() -> SessionTable:
     """The session table: from the cache when it is current, else built from exchange_calendars (and cached)."""
     stamp, today = _source_stamp(), dt.date.today()
-    path = cache_dir() / f"xnys-sessions-v{FORMAT}.json"
+    # one file per exchange_calendars install: two virtualenvs sharing the cache directory
+    # would otherwise rebuild it in turn, each finding the other's
+    tag = hashlib.sha256(stamp.encode()).hexdigest()[:10]
+    path = cache_dir() / f"xnys-sessions-v{FORMAT}-{tag}.json"
     table = _read(path, stamp, today)
     if table is None:
         table = _build()
         _write(path, stamp, today, table)
+        _prune(path.parent, keep=path)
     return table
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove the tables of installs not seen for MAX_AGE (their files are rewritten at least that often)."""
+    horizon = dt.datetime.now().timestamp() - 2 * MAX_AGE.total_seconds()
+    for old in folder.glob("xnys-sessions-v*.json"):
+        try:
+            if old != keep and old.stat().st_mtime < horizon:
+                old.unlink()
+        except OSError:
+            pass

@@ -7,31 +7,26 @@ of sessions, a holiday added by a calendar update); a digest in ``flatload_meta`
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import duckdb
 
 from .. import calendar
 from .db import transaction
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 _DIGEST_KEY = "sessions_digest"
 
+# the columns go in as lists of plain ints (one parameter each): building an Arrow table from
+# Python objects would make pyarrow import pandas, half a second of a one-day load
+# (the UTC instants are named as such: a bare TIMESTAMP would be read in the session's time zone)
+_INSERT = """INSERT INTO sessions SELECT DATE '1970-01-01' + d, timezone('UTC', make_timestamp_ns(p)),
+       timezone('UTC', make_timestamp_ns(o)), timezone('UTC', make_timestamp_ns(c)),
+       timezone('UTC', make_timestamp_ns(e)), x
+FROM (SELECT unnest($1::INTEGER[]) - 719163 AS d, unnest($2::BIGINT[]) AS p, unnest($3::BIGINT[]) AS o,
+             unnest($4::BIGINT[]) AS c, unnest($5::BIGINT[]) AS e, unnest($6::BOOLEAN[]) AS x)"""
 
-def _table(rows: list[calendar.SessionBounds]) -> "pa.Table":
-    import pyarrow as pa  # only when the table is rewritten: a run with nothing to do never needs it
 
-    ts = pa.timestamp("ns", tz="UTC")
-    return pa.table({
-        "trade_date": pa.array([r.date for r in rows], pa.date32()),
-        "pre_start": pa.array([r.pre_start for r in rows], ts),
-        "open": pa.array([r.open for r in rows], ts),
-        "close": pa.array([r.close for r in rows], ts),
-        "post_end": pa.array([r.post_end for r in rows], ts),
-        "early_close": pa.array([r.early_close for r in rows], pa.bool_()),
-    })
+def _columns(rows: list[calendar.SessionBounds]) -> list[list]:
+    return [[r.date.toordinal() for r in rows], [r.pre_start for r in rows], [r.open for r in rows],
+            [r.close for r in rows], [r.post_end for r in rows], [r.early_close for r in rows]]
 
 
 def sync_sessions(con: duckdb.DuckDBPyConnection) -> bool:
@@ -40,13 +35,8 @@ def sync_sessions(con: duckdb.DuckDBPyConnection) -> bool:
     held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [_DIGEST_KEY]).fetchall()
     if held and held[0][0] == digest:
         return False
-    table = _table(calendar.session_table())
-    con.register("_sessions_new", table)
-    try:
-        with transaction(con):
-            con.execute("DELETE FROM sessions")
-            con.execute("INSERT INTO sessions SELECT * FROM _sessions_new")
-            con.execute("INSERT OR REPLACE INTO flatload_meta VALUES (?, ?)", [_DIGEST_KEY, digest])
-    finally:
-        con.unregister("_sessions_new")
+    with transaction(con):
+        con.execute("DELETE FROM sessions")
+        con.execute(_INSERT, _columns(calendar.session_table()))
+        con.execute("INSERT OR REPLACE INTO flatload_meta VALUES (?, ?)", [_DIGEST_KEY, digest])
     return True
