@@ -8,6 +8,10 @@ document while running and after, and a store a stopped job leaves consistent.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -49,8 +53,8 @@ def test_backfill_runs_to_completion_and_shows_in_recent_and_gaps(settings: Sett
         assert pcts == sorted(pcts), "progress never goes back"
 
         recent = server.client.get("/api/v1/backfill/recent", params={"limit": 20}).json()
-        assert [(j["job_id"], j["source"], j["status"]) for j in recent["jobs"]][0] == (job_id, "web", "ok")
-        cli_run = recent["jobs"][1]
+        job, cli_run = recent["jobs"]
+        assert (job["job_id"], job["source"], job["status"]) == (job_id, "web", "ok")
         assert (cli_run["source"], cli_run["status"], cli_run["days_done"]) == ("cli", "ok", 1)
         assert recent["failed"] == []
 
@@ -157,6 +161,35 @@ def test_delete_mid_run_commits_finished_days_and_the_rerun_completes(settings: 
                 assert gaps["complete"]
         finally:
             gate.release()
+
+
+def test_a_run_started_by_the_cli_is_listed_followed_and_stopped_like_a_job(settings: Settings, s3_endpoint: str,
+                                                                            bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, WEEK, n_tickers=12)
+    gate = HoldGate(hold_from=2)
+    with S3FaultProxy(s3_endpoint, on_request=gate) as proxy:
+        argv = [sys.executable, "-m", "flatload.cli", "load", f"--start={WEEK[0]}", f"--end={WEEK[-1]}",
+                f"--endpoint-url={proxy.url}", f"--bucket={bucket}", f"--data-dir={settings.data_dir}",
+                "--workers=1", "--no-rest", "--quiet"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            with LiveServer(settings) as server:
+                assert gate.held.wait(60), "the load never asked for its second file"
+                [run] = server.client.get("/api/v1/backfill/recent").json()["jobs"]
+                assert (run["source"], run["status"], run["command"]) == ("cli", "running", "load")
+                assert server.status(run["job_id"])["days_total"] == len(WEEK)
+                res = server.client.post("/api/v1/backfill", json=_span(WEEK))
+                assert res.status_code == 409 and res.json()["job_id"] == run["job_id"]
+                assert server.client.delete(f"/api/v1/backfill/{run['job_id']}").status_code == 202
+                gate.release()
+                assert proc.wait(60) == 130, proc.stdout.read().decode()  # type: ignore[union-attr]
+                doc = server.status(run["job_id"])
+                assert (doc["status"], doc["source"], doc["exit_code"]) == ("interrupted", "cli", None)
+        finally:
+            gate.release()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def test_failed_days_make_a_partial_job_with_errors_and_exit_1(settings: Settings, s3_endpoint: str,

@@ -24,8 +24,17 @@ from ..analysis.timeframes import SESSIONS, parse_every
 from ..errors import ConfigError
 from ..settings import Settings
 from .jobs import JobConflict, JobNotFound, JobNotRunning, Jobs
-from .models import (ApiError, BackfillRequest, IsoDate, JobAccepted, JobId, JobStatus, RecentJobs, Symbol,
-                     resolve_datasets)
+from .models import (
+    ApiError,
+    BackfillRequest,
+    IsoDate,
+    JobAccepted,
+    JobId,
+    JobStatus,
+    RecentJobs,
+    Symbol,
+    resolve_datasets,
+)
 
 #: more bars than this in one answer is a mistake (a year of minutes): ask for a wider ``every``
 MAX_BARS = 100_000

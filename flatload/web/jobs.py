@@ -190,9 +190,14 @@ class Jobs:
         if current["status"] not in ("queued", "running"):
             raise JobNotRunning(f"job {job_id} is not running (it ended: {current['status']})", job_id)
         if job is not None:
-            files.write_job({**job, "stop_requested_at": now_iso()})
             pgid = job.get("pid")  # the wrapper leads the job's process group
-            os.killpg(pgid, signal.SIGINT)
+            if not pgid:
+                raise JobNotRunning(f"job {job_id} is still starting: stop it in a moment", job_id)
+            files.write_job({**job, "stop_requested_at": now_iso()})
+            try:
+                os.killpg(int(pgid), signal.SIGINT)
+            except ProcessLookupError:
+                raise JobNotRunning(f"job {job_id} has just ended", job_id) from None
         else:  # a run started by the CLI or cron: its process, as Ctrl-C would
             holder = lock.read_holder(self.settings.data_dir)
             if holder.get("run_id") != job_id or not holder.get("pid"):
