@@ -83,6 +83,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1].strip("/")
         res = CliRunner().invoke(cli, ["serve", "--port", port, "--data-dir", str(tmp_path / "data")])
         assert res.exit_code == 2
-        assert res.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ") and "pick another --port" in res.output
+        assert res.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+        assert "pick another --port" in res.output
     finally:
         assert _stop(proc) == 0

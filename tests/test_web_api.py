@@ -128,7 +128,7 @@ def test_a_second_job_while_one_runs_is_409_naming_it(settings: Settings, s3_end
 def test_delete_mid_run_commits_finished_days_and_the_rerun_completes(settings: Settings, s3_endpoint: str,
                                                                      bucket: str) -> None:
     upload_days(s3_endpoint, bucket, TWO_WEEKS, n_tickers=12)
-    gate = HoldGate(hold_from=3)  # days 1 and 2 download; the third waits
+    gate = HoldGate(hold_from=3)  # two days download; the third waits
     with S3FaultProxy(s3_endpoint, on_request=gate) as proxy:
         s = settings.replace(endpoint_url=proxy.url)
         try:
@@ -144,14 +144,16 @@ def test_delete_mid_run_commits_finished_days_and_the_rerun_completes(settings: 
                 assert doc["errors"] == [] and doc["finished_at"] is not None
 
                 # consistent: exactly the finished days are committed, whole; nothing half-written remains
+                # (downloads run in parallel: which two days got through first is not fixed)
                 loaded = {r[0] for r in query(s, "SELECT DISTINCT trade_date FROM day_status")}
-                assert loaded == set(TWO_WEEKS[:2])
+                assert len(loaded) == 2 and loaded < set(TWO_WEEKS)
                 assert {r[0] for r in query(s, "SELECT DISTINCT trade_date FROM journal")} == loaded
                 assert not interrupts.temp_files(s.data_dir)
                 for path in (s.data_dir / "parquet").rglob("*.parquet"):
                     pl.read_parquet(path)
                 gaps = server.client.get("/api/v1/gaps", params=_span(TWO_WEEKS)).json()
-                assert [d for d, st in gaps["days"].items() if st == "flatfile"] == [d.isoformat() for d in sorted(loaded)]
+                flat = [d for d, st in gaps["days"].items() if st == "flatfile"]
+                assert flat == [d.isoformat() for d in sorted(loaded)]
 
                 assert server.client.delete(f"/api/v1/backfill/{job_id}").status_code == 409  # it has ended
                 rerun = server.start(_span(TWO_WEEKS))

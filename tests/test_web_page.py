@@ -76,6 +76,7 @@ def test_heatmap_has_one_cell_per_session_with_its_state_and_reason(store: Setti
         pg.locator(f'.heatmap[data-dataset="stocks/minute_aggs"] .cell[data-date="{dashboard.SUSPECT}"]').click()
         assert "header and no rows" in pg.locator("#cell-info").inner_text()
 
+        pg.wait_for_selector("#runs-table tbody tr", timeout=WAIT_MS)  # recent runs come after the heatmap
         failed_list = pg.locator("#failed-list").inner_text()
         assert str(dashboard.FAILED) in failed_list and "next: rerun once the vendor regenerates it" in failed_list
         assert pg.locator("#runs-table tbody tr").count() == 1  # the load that built the store

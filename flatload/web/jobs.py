@@ -262,7 +262,8 @@ class Jobs:
                 "rows": count("rows", "rows"), "bytes": int(progress.get("bytes") or 0),
                 "rows_per_s": progress.get("rows_per_s"), "bytes_per_s": progress.get("bytes_per_s"),
                 "eta_s": progress.get("eta_s") if running else 0.0 if record else None,
-                "elapsed_s": progress.get("elapsed_s") or rec.get("duration_s"),
+                "elapsed_s": progress.get("elapsed_s") if running
+                else rec.get("duration_s") or progress.get("elapsed_s"),
                 "in_flight": progress.get("in_flight", []) if running else [],
                 "fetching": progress.get("fetching", []) if running else [],
                 "errors": [{k: e.get(k) for k in ("date", "key", "error", "hint")} for e in rec.get("errors") or []],

@@ -81,7 +81,8 @@ export async function showSession(container, legend, messageEl, symbol, date) {
                                               api("/journal", { query: { symbol, start: date, end: date } })]);
     const session = doc.sessions[0];
     const extended = (t) => session && (t < session.open || t >= session.close);
-    series.candles.setData(doc.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close })));
+    series.candles.setData(doc.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low,
+                                                  close: b.close })));
     series.volume.setData(doc.bars.map((b) => ({ time: b.time, value: b.volume ?? 0,
                                                  color: b.close >= b.open ? `${UP}99` : `${DOWN}99` })));
     series.shade.setData(doc.bars.map((b) => (extended(b.time) ? { time: b.time, value: 1 } : { time: b.time })));

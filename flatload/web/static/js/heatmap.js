@@ -38,16 +38,12 @@ function calendar(section, info) {
   const monday0 = first.getTime() - weekday(first) * DAY_MS;
   const rows = [...new Set(dates.map((d) => weekday(parse(d))))].sort();
   const why = reasons(section);
-  let lastMonth = -1;
+  const labels = [];
   for (const date of dates) {
     const d = parse(date);
     const col = Math.floor((d.getTime() - monday0) / (7 * DAY_MS)) + 1;
-    if (d.getUTCMonth() !== lastMonth) {
-      lastMonth = d.getUTCMonth();
-      const label = el("span", { class: "month" }, MONTHS[lastMonth]);
-      label.style.gridColumn = `${col} / span 3`;
-      cal.append(label);
-    }
+    const month = d.getUTCMonth();
+    if (!labels.length || labels[labels.length - 1].month !== month) labels.push({ month, col });
     const state = section.days[date];
     const text = describe(section.dataset, date, state, why[date]);
     const cell = el("span", { class: "cell", tabindex: "0", role: "img", title: text, "aria-label": text,
@@ -56,6 +52,13 @@ function calendar(section, info) {
     cell.style.gridRow = String(rows.indexOf(weekday(d)) + 2);
     cal.append(cell);
   }
+  // a month label needs three columns: one squeezed by the next month's (a range starting late in a month) goes
+  labels.forEach((l, i) => {
+    if (i + 1 < labels.length && labels[i + 1].col - l.col < 3) return;
+    const label = el("span", { class: "month" }, MONTHS[l.month]);
+    label.style.gridColumn = `${l.col} / span 3`;
+    cal.append(label);
+  });
   const show = (event) => {
     const cell = event.target.closest(".cell");
     if (!cell) return;

@@ -24,9 +24,12 @@ async function loadDatasets() {
   const loaded = doc.datasets.filter((d) => d.loaded.days > 0).map((d) => d.name);
   const select = $("range-dataset");
   select.replaceChildren(...families.map((f) => option(f, f)), ...doc.datasets.map((d) => option(d.name, d.name)));
-  if (loaded.length && !loaded.every((n) => n.startsWith("stocks/"))) select.prepend(option(loaded.join(","), "all loaded"));
+  if (loaded.length && !loaded.every((n) => n.startsWith("stocks/"))) {
+    select.prepend(option(loaded.join(","), "all loaded"));
+  }
   select.value = params.get("dataset") || "stocks";
-  $("dataset-names").replaceChildren(...families.map((f) => option(f, f)), ...doc.datasets.map((d) => option(d.name, d.name)));
+  $("dataset-names").replaceChildren(...families.map((f) => option(f, f)),
+                                     ...doc.datasets.map((d) => option(d.name, d.name)));
 }
 
 async function loadGaps() {

@@ -30,9 +30,11 @@ export function renderJob(job) {
   $("job-stats").textContent = `${pct.toFixed(1)} % · ${num(job.days_done)}/${num(job.days_total)} days` +
     (job.days_failed ? ` (${num(job.days_failed)} failed)` : "") +
     ` · ${num(job.rows_per_s)} rows/s · ${mbps(job.bytes_per_s)}${eta}`;
-  const busy = [...(job.in_flight || []).map((d) => `${d} loading`), ...(job.fetching || []).map((d) => `${d} downloading`)];
+  const busy = [...(job.in_flight || []).map((d) => `${d} loading`),
+                ...(job.fetching || []).map((d) => `${d} downloading`)];
   $("job-days").textContent = active ? busy.join(", ") :
-    `${when(job.started_at)} · took ${duration(job.elapsed_s)}` + (job.exit_code !== null ? ` · exit ${job.exit_code}` : "");
+    `${when(job.started_at)} · took ${duration(job.elapsed_s)}` +
+    (job.exit_code !== null ? ` · exit ${job.exit_code}` : "");
   const errors = job.errors.map((e) => errorItem(`${e.date}: ${e.key}: ${e.error}`, e.hint));
   if (job.message) errors.unshift(errorItem(job.message));
   $("job-errors").replaceChildren(...errors);
@@ -47,8 +49,9 @@ export function renderRecent(doc) {
   const rows = doc.jobs.map((j) => {
     const badge = el("span", { class: "badge", dataset: { status: j.status } }, j.status);
     const days = `${num(j.days_done)}/${num(j.days_total)}` + (j.days_failed ? ` · ${num(j.days_failed)}✗` : "");
-    const run = el("td", { class: "run", title: j.job_id }, `${j.command} ${j.arguments.start || j.arguments.date || ""}` +
-      (j.arguments.end && j.arguments.end !== j.arguments.start ? `…${j.arguments.end}` : ""));
+    const a = j.arguments;
+    const span = `${a.start || a.date || ""}` + (a.end && a.end !== a.start ? `…${a.end}` : "");
+    const run = el("td", { class: "run", title: j.job_id }, `${j.command} ${span}`);
     return el("tr", { dataset: { jobId: j.job_id, status: j.status } }, el("td", {}, when(j.started_at)), run,
       el("td", {}, days), el("td", {}, duration(j.elapsed_s)), el("td", {}, badge));
   });
@@ -58,7 +61,9 @@ export function renderRecent(doc) {
     const span = r.count > 1 ? `${r.first}…${r.last} (${r.count} days)` : r.first;
     const detail = r.detail || "";
     const cut = detail.lastIndexOf(" (");
-    const [what, next] = cut > 0 && detail.endsWith(")") ? [detail.slice(0, cut), detail.slice(cut + 2, -1)] : [detail, null];
+    // the detail ends with the next step in parentheses: shown apart
+    const hinted = cut > 0 && detail.endsWith(")");
+    const [what, next] = hinted ? [detail.slice(0, cut), detail.slice(cut + 2, -1)] : [detail, null];
     return errorItem(`${span} · ${r.dataset}: ${what}`, next);
   });
   $("failed-list").replaceChildren(...(failed.length ? failed : [el("li", { class: "none" }, "None.")]));
