@@ -194,6 +194,20 @@ def test_a_run_started_by_the_cli_is_listed_followed_and_stopped_like_a_job(sett
             proc.wait()
 
 
+def test_a_job_stopped_while_still_starting_ends_interrupted(settings: Settings, s3_endpoint: str,
+                                                            bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, WEEK[:1], n_tickers=12)
+    with LiveServer(settings) as server:
+        job_id = server.start(_span(WEEK[:1]))
+        res = server.client.delete(f"/api/v1/backfill/{job_id}")  # its process is still importing
+        assert res.status_code == 202 and res.json()["status"] == "queued"
+        doc, _ = server.wait(job_id)
+        assert doc["status"] == "interrupted" and doc["exit_code"] != 0, doc
+        assert doc["finished_at"] is not None and doc["progress_pct"] is not None
+        # nothing was left holding the data dir: the next job runs
+        assert server.wait(server.start(_span(WEEK[:1])))[0]["status"] == "ok"
+
+
 def test_failed_days_make_a_partial_job_with_errors_and_exit_1(settings: Settings, s3_endpoint: str,
                                                               bucket: str) -> None:
     files = upload_days(s3_endpoint, bucket, WEEK[:3], n_tickers=12)
