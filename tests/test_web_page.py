@@ -58,7 +58,7 @@ def _cells(pg, dataset: str) -> dict[str, str]:
                                    "cells => Object.fromEntries(cells.map(c => [c.dataset.date, c.dataset.state]))")
 
 
-def test_heatmap_has_one_cell_per_session_with_its_state_and_reason(store: Settings, page) -> None:
+def test_heatmap_has_one_cell_per_session_with_its_state_and_reason(page, store: Settings) -> None:
     pg, console = page
     with LiveServer(store) as server:
         pg.goto(f"{server.url}/?{RANGE}")
@@ -83,7 +83,7 @@ def test_heatmap_has_one_cell_per_session_with_its_state_and_reason(store: Setti
     assert console.errors == []
 
 
-def test_a_backfill_started_from_the_form_reaches_100_percent(store: Settings, page) -> None:
+def test_a_backfill_started_from_the_form_reaches_100_percent(page, store: Settings) -> None:
     pg, console = page
     with LiveServer(store) as server:
         pg.goto(f"{server.url}/?{RANGE}")
@@ -111,7 +111,7 @@ def test_a_backfill_started_from_the_form_reaches_100_percent(store: Settings, p
     assert console.errors == []
 
 
-def test_the_chart_draws_a_loaded_symbols_session(store: Settings, page) -> None:
+def test_the_chart_draws_a_loaded_symbols_session(page, store: Settings) -> None:
     pg, console = page
     with LiveServer(store) as server:
         pg.goto(f"{server.url}/?{RANGE}&symbol={dashboard.SYMBOL}&date={dashboard.CHART_DAY}")
@@ -136,7 +136,7 @@ def test_the_chart_draws_a_loaded_symbols_session(store: Settings, page) -> None
     assert console.errors == [m for m in console.errors if "404" in m]  # the chart's own 404, nothing else
 
 
-def test_on_a_phone_nothing_overflows_sideways(store: Settings, browser) -> None:
+def test_on_a_phone_nothing_overflows_sideways(browser, store: Settings) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     pg = context.new_page()
     try:
@@ -153,7 +153,7 @@ def test_on_a_phone_nothing_overflows_sideways(store: Settings, browser) -> None
         context.close()
 
 
-def test_screenshot_of_the_dashboard_for_the_readme(store: Settings, page) -> None:
+def test_screenshot_of_the_dashboard_for_the_readme(page, store: Settings) -> None:
     """docs/dashboard.png: every state on the heatmap, a finished backfill, recent runs, failed days, a chart."""
     pg, console = page
     with LiveServer(store) as server:
