@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import analysis, load, reports, sync
+from . import analysis, load, reports, serve, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +22,7 @@ def cli() -> None:
 
 for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql,
                 analysis.bars, analysis.corporate_actions,
-                sync.sync):
+                sync.sync, serve.serve):
     cli.add_command(command)
 
 

@@ -9,6 +9,6 @@ from __future__ import annotations
 from .catalog import datasets
 from .common import NOTHING_YET
 from .gaps import CLASSES, default_window, gaps
-from .runs import status
+from .runs import run, status
 
-__all__ = ["status", "gaps", "datasets", "default_window", "CLASSES", "NOTHING_YET"]
+__all__ = ["status", "run", "gaps", "datasets", "default_window", "CLASSES", "NOTHING_YET"]

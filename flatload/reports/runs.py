@@ -131,6 +131,18 @@ def status(settings: Settings, limit: int = 10) -> dict:
             "suspect_days": suspect, "suspect_ranges": suspect_ranges}
 
 
+def run(settings: Settings, run_id: str) -> dict | None:
+    """One run from its file alone (no journal read: cheap enough to poll every second); None without a file.
+
+    ``run_id`` must already be a safe file name: callers validate it before asking.
+    """
+    body = read_run_file(settings, run_id)
+    if body is None:
+        return None
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return run_record(None, body, _holder(settings), now)
+
+
 def days_from_runs(bodies: list[dict]) -> list[tuple]:
     """Replay run files oldest first as the commits did: ``(dataset, date, status, detail, run_id, updated)``.
 
