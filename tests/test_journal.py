@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from flatload import datasets
 from flatload.datasets.stocks import JOURNAL_COLUMNS, METRICS_SCHEMA
-from flatload.store import db, journal
+from flatload.store import db, journal, schema
 from flatload.store.ledger import scope_covers
 
 D1 = dt.date(2024, 3, 8)
@@ -43,7 +43,7 @@ def day_rows(draw, symbols=SYMBOLS, min_size=0):
 @pytest.fixture
 def con(tmp_path: Path):
     c = duckdb.connect(str(tmp_path / "flatload.duckdb"))
-    db.apply_schema(c, tmp_path)
+    schema.apply_schema(c, tmp_path)
     yield c
     c.close()
 
@@ -73,7 +73,7 @@ def test_schema_is_idempotent(tmp_path: Path):
     path = tmp_path / "j.duckdb"
     for _ in range(2):
         c = duckdb.connect(str(path))
-        db.apply_schema(c, tmp_path)
+        schema.apply_schema(c, tmp_path)
         cols = [r[0] for r in c.execute("DESCRIBE journal").fetchall()]
         c.close()
     assert cols == JOURNAL_COLUMNS + ["source", "loaded_at"]

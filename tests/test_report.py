@@ -16,7 +16,7 @@ from flatload.engine.progress import Progress
 from flatload.engine.summary import LoadSummary
 from flatload.errors import ConfigError
 from flatload.settings import Settings
-from flatload.store import db, journal
+from flatload.store import db, journal, schema
 from flatload.store.lock import run_lock
 from flatload.store.runlog import RunLog
 from tests.helpers.store import mkey, upload_days
@@ -110,7 +110,7 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     con = db.connect(settings.journal_path)
     try:
-        db.apply_schema(con, settings.data_dir)
+        schema.apply_schema(con, settings.data_dir)
         for ds in ("stocks/minute_aggs", "stocks/day_aggs"):
             journal.set_day_status(con, ds, D[4], "rest", None, 10, "*", "r1")
             journal.set_day_status(con, ds, D[5], "flatfile", None, 10, "*", "r1")

@@ -20,7 +20,7 @@ import polars as pl
 from ..errors import ConfigError
 from ..fetch.rest import RestClient
 from ..settings import Settings
-from ..store import db, fs
+from ..store import db, fs, schema
 from ..store.ledger import scope_text
 from .adjust import META_KEY, new_york_today
 
@@ -147,7 +147,7 @@ def _store(settings: Settings, splits: pl.DataFrame, dividends: pl.DataFrame, ti
     fs.prepare_data_dir(settings.data_dir)
     con = db.connect(settings.journal_path, settings.lock_timeout)
     try:
-        db.apply_schema(con, settings.data_dir, migrations=False)
+        schema.apply_schema(con, settings.data_dir, migrations=False)
         held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
         held_scope = held[0][0] if held else None
         scope = held_scope if since is not None and held_scope else _merged_scope(held_scope, tickers)

@@ -13,7 +13,7 @@ from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
-from ..store import db, fs, journal, partitions
+from ..store import db, fs, journal, partitions, schema
 from ..store.lock import run_lock
 from ..store.runlog import RunLog
 from .pairs import read_pairs
@@ -162,7 +162,7 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
         else:
             con = db.connect(settings.journal_path, settings.lock_timeout)
             try:
-                advice += db.apply_schema(con, settings.data_dir)
+                advice += schema.apply_schema(con, settings.data_dir)
                 journal.mark_abandoned_runs(con)
                 plan = make_plan(groups, settings, listing, con, rest_scope)
                 journal.start_run(con, run_id, command, arguments, os.getpid())

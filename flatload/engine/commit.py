@@ -16,7 +16,7 @@ import duckdb
 from .. import datasets as registry
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import db, journal, recovery
+from ..store import db, journal, recovery, schema
 from ..store.fs import storage_error
 from ..store.ledger import LedgerEntry, scope_text
 from ..store.runlog import RunLog
@@ -115,6 +115,6 @@ class Committer:
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])
-            db.apply_schema(con, self.settings.data_dir)
+            schema.apply_schema(con, self.settings.data_dir)
         finally:
             con.close()

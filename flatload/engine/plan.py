@@ -234,14 +234,14 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
     """The plan against a read-only journal (or an empty one in memory): a dry run writes nothing."""
     import duckdb
 
-    from ..store import db
+    from ..store import db, schema
 
     if settings.journal_path.exists():
         con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
     else:
         con = duckdb.connect(":memory:")
         db.set_root(con, settings.data_dir)
-        db.apply_schema(con, settings.data_dir, migrations=False)
+        schema.apply_schema(con, settings.data_dir, migrations=False)
     try:
         return make_plan(groups, settings, listing, con, rest_scope)
     finally:

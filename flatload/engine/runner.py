@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotEntitled, StorageError
 from ..fetch import open_source
-from ..fetch.stage import FetchStage
+from .fetching import FetchStage
 from ..settings import Settings
 from ..store import partitions, spool
 from ..store.runlog import RunLog

@@ -1,4 +1,4 @@
-"""The DuckDB file: opening it (lock-aware), its storage format, and the schema and views from sql/.
+"""The DuckDB file: opening it (lock-aware), its storage format, transactions.
 
 The file is kept in DuckDB's v1.0.0 storage format (storage version 64), which every
 DuckDB from 0.10 on reads: the DuckDB CLI, DBeaver, R and older Python clients open it
@@ -34,13 +34,6 @@ _HEADER = struct.Struct("<8x4sQ")
 _HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.\s|\.?$)")
 
 
-def sql_dir() -> Path:
-    """sql/ inside an installed wheel, else the source checkout's top-level sql/."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "sql", here.parent / "sql"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("flatload's sql/ directory is missing from the installation")
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -148,42 +141,6 @@ def ensure_storage_format(path: Path, lock_timeout: float = 0.0) -> bool:
     os.replace(tmp, path)
     return True
 
-
-def split_statements(text: str) -> Iterator[str]:
-    """The statements of a SQL script (each ends with ``;`` at the end of a line), comment lines stripped."""
-    for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", text + "\n"):
-        body = "\n".join(ln for ln in statement.splitlines() if not ln.strip().startswith("--")).strip()
-        if body:
-            yield body
-
-
-def _statements() -> Iterator[str]:
-    """Every statement of sql/*.sql, in file order, comments stripped."""
-    for path in sorted(sql_dir().glob("*.sql")):
-        yield from split_statements(path.read_text())
-
-
-def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, *, migrations: bool = True) -> list[str]:
-    """Tables and journal views from sql/*.sql (each idempotent), migrations, the dataset views, then the
-    analyst layer (the ``sessions`` calendar, views and macros from sql/analysis/).
-
-    Returns what the migrations did (nothing on a current store). Migrations move files: run
-    them only while holding the data directory's lock. A view over a dataset's partitions is
-    made once that dataset has files: a glob that matches nothing cannot be bound.
-    """
-    from . import macros, migrate, sessions, views
-
-    for body in _statements():
-        con.execute(body)
-    done = migrate.migrate(con, Path(data_dir) / "parquet") if migrations else []
-    for body in views.view_statements(Path(data_dir) / "parquet", ROOT_EXPR):
-        con.execute(body)
-    # the analyst layer's views read day_status as the migrations leave it, and the dataset views
-    if migrations or migrate.schema_version(con) >= migrate.SCHEMA_VERSION:
-        sessions.sync_sessions(con)
-        for body in macros.statements(Path(data_dir) / "parquet"):
-            con.execute(body)
-    return done
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """The analyst layer's DuckDB objects, from sql/analysis/: adjustment views, journal features, bars macros.
 
-They read ``day_status`` as the migrations leave it and the dataset views, so ``db.apply_schema``
+They read ``day_status`` as the migrations leave it and the dataset views, so ``schema.apply_schema``
 makes them last. ``bars.sql`` is a template made once per dataset whose minute partitions exist
 (``bars`` for stocks, ``options_bars``, ``indices_bars``, ``crypto_bars``, ``forex_bars``):
 session windows come from the ``sessions`` table for the NYSE families and are UTC days for the
@@ -13,7 +13,7 @@ from pathlib import Path
 from ..calendar import XnysCalendar
 from ..datasets import REGISTRY, Dataset
 from . import partitions
-from .db import split_statements, sql_dir
+from .ddl import split_statements, sql_dir
 
 #: applied in this order; each file's statements are idempotent (CREATE OR REPLACE)
 FILES = ("adjustment.sql", "journal_features.sql")

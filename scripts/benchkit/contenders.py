@@ -1,7 +1,7 @@
 """The contenders, each run in a fresh child process: flatload (this checkout or an earlier one), a
 single-process Polars script and a DuckDB script producing the same outputs from the same files.
 
-The peers take the journal's DDL from the package (``flatload.store.db.apply_schema``), the CSV columns
+The peers take the journal's DDL from the package (``flatload.store.schema.apply_schema``), the CSV columns
 and types from the registry and the session windows from ``flatload.calendar``: they restate nothing.
 Outputs (per date: minute and day Parquet, the journal rows) are compared after the runs.
 """
@@ -78,11 +78,11 @@ def _get(cfg: dict, client, key: str) -> bytes:
 
 def _journal_con(out: Path):
     """A DuckDB file with the package's own schema (the journal table the peers fill)."""
-    from flatload.store import db
+    from flatload.store import db, schema
 
     out.mkdir(parents=True, exist_ok=True)
     con = db.connect(out / "journal.duckdb")
-    db.apply_schema(con, out, migrations=False)
+    schema.apply_schema(con, out, migrations=False)
     return con
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..store import spool
 from ..tasks.model import FileTask, Task
-from .source import Source
+from ..fetch.source import Source
 
 
 class FetchStage:
