@@ -137,6 +137,7 @@ class _Collector:
         self._first: dict[str, int] = {}
 
     def add(self, raw: str, line: int) -> None:
+        """Take ``raw`` (found on ``line``) as a symbol, or record why not."""
         symbol = raw.strip()
         if not symbol:
             self.problems.append(Problem(line, "blank symbol (skipped)"))
@@ -149,6 +150,7 @@ class _Collector:
             self.symbols.append(symbol)
 
     def skip(self, line: int, message: str) -> None:
+        """Record an entry that is no symbol at all."""
         self.problems.append(Problem(line, message))
 
 

@@ -12,6 +12,7 @@ from flatload.settings import Settings
 from tests.helpers import oracle
 from tests.helpers.config import run_cli, uncomment, write_config
 from tests.helpers.days import DST_SPRING
+from tests.helpers.rest_server import FakeRest
 from tests.helpers.store import journal_rows, upload_days
 
 D1, D2 = DST_SPRING
@@ -250,3 +251,39 @@ def test_datasets_from_the_file_are_what_gaps_takes_unless_the_flag_says(tmp_pat
     assert json.loads(run_cli(*args, "--datasets", "stocks").stdout)["datasets"] == \
         ["stocks/minute_aggs", "stocks/day_aggs"]
 
+
+
+def test_refresh_takes_its_universe_from_the_environment(tmp_path, s3_endpoint, bucket):
+    files = upload_days(s3_endpoint, bucket, [D1], n_tickers=12)
+    universe = tmp_path / "u.json"
+    universe.write_text('["NA", "TpC"]')
+    data = tmp_path / "data"
+    result = run_cli("refresh", f"--date={D1}", "--lookback=0", *_src(s3_endpoint, bucket, data),
+                     env={"FLATLOAD_SYMBOLS_FILE": str(universe)})
+    assert result.exit_code == 0, result.output
+    assert [r[:11] for r in journal_rows(Settings(data_dir=data))] == \
+        oracle.journal_from_bucket_files(files, [D1], {"NA", "TpC"})
+
+
+def test_corporate_actions_with_a_symbols_file_and_the_key_from_the_file(tmp_path):
+    splits = [{"id": f"s{i}", "ticker": t, "execution_date": "2024-06-10", "split_from": 1, "split_to": 2,
+               "adjustment_type": "forward_split"} for i, t in enumerate(["AAPL", "KO", "NVDA"])]
+    universe = tmp_path / "u.txt"
+    universe.write_text("KO\n")
+    with FakeRest(api_key=SECRET, splits=splits) as fake:
+        config = write_config(tmp_path / "flatload.toml", f'[rest]\nurl = "{fake.url}"\napi_key = "{SECRET}"\n')
+        result = run_cli("corporate-actions", "--symbols", "AAPL", "--symbols-file", str(universe), "--config",
+                         str(config), "--data-dir", str(tmp_path / "data"))
+        tickers = {q.get("ticker.any_of") for _, _, q, _ in fake.requests}
+    assert (result.exit_code, result.output) == (0, "corporate actions: 2 split(s), 0 dividend(s) for AAPL, KO\n")
+    assert tickers == {"AAPL,KO"}
+    assert SECRET not in result.output
+
+
+def test_no_rest_is_a_flag_over_the_file(tmp_path):
+    config = write_config(tmp_path / "flatload.toml", "[rest]\nenabled = false\n")
+    assert shown(run_cli("config", "show", "--config", str(config)).stdout)["rest.enabled"] == \
+        ("false", f"{config}:2")
+    (tmp_path / "empty").mkdir()
+    flag = run_cli("config", "show", "--config", str(config), "--no-rest", cwd=tmp_path / "empty")
+    assert shown(flag.stdout)["rest.enabled"] == ("false", "flag --no-rest")

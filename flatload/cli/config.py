@@ -69,15 +69,14 @@ def init(path: Path | None, force: bool, data_dir: Path | None, verbose: bool) -
     PATH defaults to where the lookup looks first: the group's --config, else $FLATLOAD_CONFIG,
     else <data dir>/flatload.toml.
     """
-    from ..config import CONFIG_ENV, FILE_NAME, find_config, resolve_settings, write_template
+    from ..config import CONFIG_ENV, find_config, init_path, resolve_settings, write_template
 
+    group_config = click.get_current_context().find_root().params.get("config")
     data = resolve_settings({"data_dir": data_dir}, read_file=False, read_universe=False).settings.data_dir
-    target = path or click.get_current_context().find_root().params.get("config") \
-        or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else data / FILE_NAME)
-    written = write_template(target, force=force, data_dir=data)
+    written = write_template(init_path(path or group_config, os.environ, data), force=force, data_dir=data)
     click.echo(f"wrote {written} (mode 0600): uncomment the keys to change; `flatload config show` prints the "
                f"settings in effect")
-    found = find_config(click.get_current_context().find_root().params.get("config"), os.environ, data)
+    found = find_config(group_config, os.environ, data)
     if found is None or found.path.resolve() != written.resolve():
         click.echo(f"note: flatload does not look there by itself: pass --config {written} or set "
                    f"{CONFIG_ENV}={written}", err=True)

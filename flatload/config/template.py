@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -41,6 +42,14 @@ def _entry(spec: Setting, path: Path | None, data_dir: Path | None) -> str:
     if spec.toml_default is not None:
         return f"{first}# {spec.key} = {value}\n"
     return f"{first}# {spec.key} = {value}  # an example; default: {spec.default}\n"
+
+
+def init_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str], data_dir: Path) -> Path:
+    """Where ``config init`` writes without a PATH: where the lookup looks first (``--config``, else
+    ``$FLATLOAD_CONFIG``, else ``<data dir>/flatload.toml``)."""
+    if explicit is not None:
+        return Path(explicit)
+    return Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else data_dir / FILE_NAME
 
 
 def write_template(path: str | os.PathLike[str], *, force: bool = False, data_dir: Path | None = None) -> Path:
