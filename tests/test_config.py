@@ -63,7 +63,14 @@ def test_each_setting_takes_the_highest_level_given(levels):
             env[s.env[0]] = LEVELS[name][1]
         if "flag" in given_at:
             flags[name] = LEVELS[name][2]
-    text = "".join(f"[{sec}]\n" + "\n".join(keys) + "\n" for sec, keys in sections.items())
+    lines: list[str] = []
+    at: dict[str, int] = {}
+    for sec, keys in sections.items():
+        lines.append(f"[{sec}]")
+        for key_line in keys:
+            lines.append(key_line)
+            at[key_line.split(" = ")[0]] = len(lines)
+    text = "\n".join(lines) + "\n"
     with tempfile.TemporaryDirectory() as tmp:
         resolved = resolve(Path(tmp), text, flags, env)
         for name in LEVELS:
@@ -77,10 +84,8 @@ def test_each_setting_takes_the_highest_level_given(levels):
                 want = PARSED[name][("file", "env", "flag").index(top)]
                 assert getattr(resolved.settings, name) == want == entry.value
                 where = {"flag": f"flag {spec(name).flag}", "env": f"env {spec(name).env[0]}"}
-                if top == "file":
-                    assert re.fullmatch(rf".*flatload\.toml:\d+", str(entry.origin))
-                else:
-                    assert str(entry.origin) == where[top]
+                where["file"] = f"{Path(tmp) / 'flatload.toml'}:{at.get(spec(name).key)}"
+                assert str(entry.origin) == where[top]
 
 
 def test_origins_name_the_flag_as_spelled_the_variable_and_the_line(tmp_path):
