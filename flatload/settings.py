@@ -1,4 +1,8 @@
-"""Typed settings: explicit arguments > environment > defaults. Secrets never print."""
+"""Typed settings. Secrets never print.
+
+Where values come from (flags > environment > config file > defaults) is :mod:`flatload.config`'s job;
+:meth:`Settings.from_env` is its environment-only form.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .universe import parse_symbols
+
+__all__ = ["Settings", "parse_symbols", "hide_password", "cores", "default_workers"]
 
 DEFAULT_ENDPOINT = "https://files.massive.com"
 DEFAULT_BUCKET = "flatfiles"
@@ -40,14 +47,6 @@ _URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)\S*@")  # greedy: a raw @ in a pas
 def hide_password(url: str) -> str:
     """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db`` (any text: no parsing needed)."""
     return _URL_PASSWORD.sub(r"\1***@", url)
-
-
-def parse_symbols(text: str | None) -> frozenset[str] | None:
-    """``"AAPL, BRK.B"`` → frozenset. Case is kept: ``TpC`` and ``TPC`` differ."""
-    if not text:
-        return None
-    symbols = frozenset(s.strip() for s in text.split(",") if s.strip())
-    return symbols or None
 
 
 @dataclass(frozen=True)
@@ -116,23 +115,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
-        """Defaults, then ``FLATLOAD_*`` / API key variables, then ``overrides`` (None = not given)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, var, conv in _ENV:
-            if env.get(var):
-                try:
-                    values[name] = conv(env[var])
-                except ConfigError as exc:  # name the variable: the user did not type a flag
-                    raise ConfigError(f"{var}: {exc.message}", hint=f"fix or unset {var}") from None
-        key = env.get("MASSIVE_API_KEY") or env.get("POLYGON_API_KEY")
-        if key:
-            values["api_key"] = key
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            return cls(**values)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid setting: {exc}") from exc
+        """Defaults, then the environment (``FLATLOAD_*``, the API key variables, ``AWS_PROFILE``), then
+        ``overrides`` (None = not given). No config file: :func:`flatload.config.resolve_settings` adds it."""
+        # the settings table and the precedence live in flatload.config (one source for the file, the
+        # environment and `config show`); imported here, at call time, because it builds on this module
+        from .config.resolve import resolve_settings
+
+        return resolve_settings(overrides, environ, read_file=False).settings
 
     def replace(self, **changes: object) -> "Settings":
         """A copy with some fields changed."""
@@ -168,35 +157,3 @@ class Settings:
     def runs_dir(self) -> Path:
         """``<data_dir>/runs``: one JSON file per run."""
         return self.data_dir / "runs"
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"expected a whole number, got {text!r}") from None
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"expected a number, got {text!r}") from None
-
-
-_ENV: list[tuple[str, str, object]] = [
-    ("data_dir", "FLATLOAD_DATA_DIR", Path),
-    ("endpoint_url", "FLATLOAD_ENDPOINT_URL", str),
-    ("bucket", "FLATLOAD_BUCKET", str),
-    ("mirror", "FLATLOAD_MIRROR", Path),
-    ("workers", "FLATLOAD_WORKERS", _int),
-    ("symbols", "FLATLOAD_SYMBOLS", parse_symbols),
-    ("underlyings", "FLATLOAD_UNDERLYINGS", parse_symbols),
-    ("rest_url", "FLATLOAD_REST_URL", str),
-    ("rest_rpm", "FLATLOAD_REST_RPM", _int),
-    ("lock_timeout", "FLATLOAD_LOCK_TIMEOUT", _float),
-    ("prefetch_mb", "FLATLOAD_PREFETCH_MB", _int),
-    ("sync_to", "FLATLOAD_SYNC_TO", str),
-    ("sync_table", "FLATLOAD_SYNC_TABLE", str),
-    ("profile", "AWS_PROFILE", str),
-]

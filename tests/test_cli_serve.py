@@ -72,8 +72,9 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "d")],
                              env={"FLATLOAD_TOKEN": ""})
     assert res.exit_code == 2
-    assert res.output == ("Error: --host 0.0.0.0 is reachable from other machines: it needs a token (pass --token "
-                          "or set FLATLOAD_TOKEN; clients then send Authorization: Bearer <token>)\n")
+    assert res.output == ("Error: --host 0.0.0.0 is reachable from other machines: it needs a token (pass --token, "
+                          "set FLATLOAD_TOKEN or serve.token in flatload.toml; clients then send "
+                          "Authorization: Bearer <token>)\n")
     assert not (tmp_path / "d").exists(), "refused before touching anything"
 
 

@@ -130,7 +130,7 @@ def test_sync_to_postgres_with_pgpassword(store, pg_db: PgDatabase):
                                             "postgresql://user@host/db)"),
     (["--to", "sqlite:///x.db", "--since", "soon"], "'soon' is not a date like 2024-03-11"),
     (["--to", "sqlite:///x.db", "--batch-size", "0"], "0 is not in the range x>=1"),
-    ([], "Error: give --to URL (or set FLATLOAD_SYNC_TO)"),
+    ([], "Error: give --to URL (or set FLATLOAD_SYNC_TO, or sync.to in flatload.toml)"),
 ])
 def test_usage_errors_exit_2(store, args, message):
     result = run("sync", "--data-dir", str(store.data_dir), *args)

@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from .exits import handle_errors
-from .options import parse_date, settings_from, store_options
+from ..config.table import flag_help
+from .options import parse_date, settings_from, store_options, symbols_filter_file_option, symbols_from
 
 FORMATS = ["table", "csv", "json", "parquet"]
 FAMILIES = ["stocks", "options", "indices", "crypto", "forex"]
 lock_option = click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-                           help="Seconds to wait while a load commits [60]")
+                           help=flag_help("lock_timeout", "Seconds to wait while a load commits"))
 
 
 @click.command()
@@ -115,23 +116,23 @@ def bars(symbol: str, start: dt.date, end: dt.date | None, every: str, session: 
 
 @click.command("corporate-actions")
 @click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive) [all]")
-@click.option("--rest-url", default=None, help="REST base URL [env FLATLOAD_REST_URL; https://api.massive.com]")
+@symbols_filter_file_option
+@click.option("--rest-url", default=None, help=flag_help("rest_url", "REST base URL"))
 @click.option("--rest-rpm", type=click.IntRange(min=1), default=None,
-              help="Client-side REST rate limit, requests/minute (free tier: 5)")
+              help=flag_help("rest_rpm", "Client-side REST rate limit, requests/minute (free tier: 5)"))
 @lock_option
 @store_options
 @click.option("--verbose", "-v", is_flag=True, help="Tracebacks on errors")
 @handle_errors
-def corporate_actions(symbols: str | None, verbose: bool, **opts: Any) -> None:
+def corporate_actions(symbols: str | None, symbols_file: Path | None, verbose: bool, **opts: Any) -> None:
     """Load splits and dividends from the REST API (MASSIVE_API_KEY) into the store, for --adjust.
 
     What the store held for these symbols is replaced, so the vendor's corrections arrive too;
     `flatload refresh` keeps them current afterwards.
     """
     from ..analysis.corporate_actions import load_corporate_actions
-    from ..settings import parse_symbols
 
-    wanted = parse_symbols(symbols)
+    wanted = symbols_from(symbols, symbols_file)
     if symbols is not None and wanted is None:
         raise click.UsageError("--symbols names no symbol")
     result = load_corporate_actions(settings_from(**opts), wanted)

@@ -12,9 +12,9 @@ from .exits import finish, handle_errors, report
 from .options import (
     dataset_option,
     parse_date,
+    resolved_from,
     rest_options,
     run_options,
-    settings_from,
     setup_logging,
     source_options,
     store_options,
@@ -37,8 +37,8 @@ from .sync import sync_options
 @sync_options
 @click.option("--run-id", default=None, hidden=True, help="Name the run (for a program that starts it and follows it)")
 @handle_errors
-def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str, quiet: bool, verbose: bool,
-         run_id: str | None, **opts: Any) -> None:
+def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str | None, quiet: bool,
+         verbose: bool, run_id: str | None, **opts: Any) -> None:
     """Load every day from --start to --end of the datasets (default: stocks minute + day aggregates and the
     journal), or the sessions in --pairs."""
     from ..engine.api import load as load_days
@@ -49,15 +49,16 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
         raise click.UsageError("give --start and --end, or --pairs FILE")
     if pairs is not None and (start is not None or end is not None):
         raise click.UsageError("--pairs names its own dates: drop --start/--end")
-    if pairs is not None and dataset != "stocks/minute_aggs,stocks/day_aggs":
+    if pairs is not None and dataset not in (None, "stocks/minute_aggs,stocks/day_aggs"):
         raise click.UsageError("--pairs loads the stocks journal: drop --dataset")
     setup_logging(quiet, verbose)
-    settings = settings_from(**opts)
-    if pairs is not None:
+    resolved = resolved_from(scope=True, dataset=dataset, **opts)
+    settings = resolved.settings
+    if pairs is not None:  # the stocks journal, whatever run.datasets says
         summary = load_pairs(pairs, settings, default_reporter(quiet), handle_signals=True)
     else:
-        summary = load_days(start, end, settings, default_reporter(quiet), datasets=dataset, handle_signals=True,
-                            run_id=run_id)
+        summary = load_days(start, end, settings, default_reporter(quiet), datasets=resolved.value("datasets"),
+                            handle_signals=True, run_id=run_id)
     from ..followups import after_load
 
     finish(summary, settings.dry_run, quiet, after_load(summary, settings))
@@ -74,16 +75,19 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
 @run_options
 @sync_options
 @handle_errors
-def refresh(date_: dt.date | None, lookback: int, dataset: str, quiet: bool, verbose: bool, **opts: Any) -> None:
+def refresh(date_: dt.date | None, lookback: int, dataset: str | None, quiet: bool, verbose: bool,
+            **opts: Any) -> None:
     """Load the latest complete day (the latest closed session for stocks) and re-check recent ones (for cron)."""
     from ..engine.api import refresh as refresh_days
     from .progress import default_reporter
 
     setup_logging(quiet, verbose)
-    settings = settings_from(**opts)
+    resolved = resolved_from(scope=True, dataset=dataset, **opts)
+    settings = resolved.settings
     # cron wants one summary line: a bar only on a terminal, no periodic log lines
     reporter = default_reporter(quiet) if sys.stderr.isatty() else None
-    summary = refresh_days(settings, date_, lookback, reporter, datasets=dataset, handle_signals=True)
+    summary = refresh_days(settings, date_, lookback, reporter, datasets=resolved.value("datasets"),
+                           handle_signals=True)
     from ..followups import after_load
 
     finish(summary, settings.dry_run, quiet, after_load(summary, settings, corporate_actions=True))

@@ -1,4 +1,5 @@
-"""Shared option groups (decorator factories), date parsing, and Settings from the options given."""
+"""Shared option groups (decorator factories), date parsing, and Settings from the options given (flags >
+environment > config file > defaults: :mod:`flatload.config`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,11 +7,15 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..settings import Settings, parse_symbols
+from ..config.table import CONFIG_ENV, FILE_NAME, flag_help
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..config.resolve import Resolved
 
 
 def parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -34,19 +39,27 @@ def _datasets(_ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(exc.one_line(), param=param) from None
 
 
-def dataset_option(default: str | None = "stocks") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--dataset`` (also ``--datasets``): registry names or families, comma-separated."""
+def dataset_option(default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--dataset`` (also ``--datasets``): registry names or families, comma-separated. Without a ``default``
+    the config's ``run.datasets`` applies (read it with ``resolved_from(...).value("datasets")``)."""
+    what = ("Datasets, comma-separated: <family>/<kind> or a family (stocks = both stocks aggregates and the "
+            "journal; tick data such as stocks/trades only when named); `flatload datasets` lists them")
     return click.option("--dataset", "--datasets", "dataset", default=default, callback=_datasets,
                         show_default=default is not None, metavar="NAMES",
-                        help="Datasets, comma-separated: <family>/<kind> or a family (stocks = both stocks "
-                             "aggregates and the journal; tick data such as stocks/trades only when named); "
-                             "`flatload datasets` lists them")
+                        help=what if default is not None else flag_help("datasets", what))
+
+
+#: ``--config``: the commands that read settings take it, as does the ``flatload`` group
+config_option = click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+    help=f"The config file [env {CONFIG_ENV}; <data dir>/{FILE_NAME}, else ./{FILE_NAME}]")
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--data-dir."""
-    return click.option("--data-dir", type=click.Path(path_type=Path), envvar="FLATLOAD_DATA_DIR",
-                        default=None, help="Holds flatload.duckdb and parquet/ [env FLATLOAD_DATA_DIR; ./flatload-data]")(fn)
+    """--config and --data-dir."""
+    fn = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                      help=flag_help("data_dir", "Holds flatload.duckdb and parquet/"))(fn)
+    return config_option(fn)
 
 
 def _group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -60,46 +73,103 @@ def _group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Call
 
 #: where flat files come from
 source_options = _group(
-    click.option("--endpoint-url", default=None, help="S3 endpoint [env FLATLOAD_ENDPOINT_URL; https://files.massive.com]"),
-    click.option("--bucket", default=None, help="S3 bucket [env FLATLOAD_BUCKET; flatfiles]"),
-    click.option("--profile", default=None, help="AWS profile holding the flat-files keys"),
+    click.option("--endpoint-url", default=None, help=flag_help("endpoint_url", "S3 endpoint")),
+    click.option("--bucket", default=None, help=flag_help("bucket", "S3 bucket")),
+    click.option("--profile", default=None, help=flag_help("profile", "AWS profile holding the flat-files keys")),
     click.option("--mirror", type=click.Path(path_type=Path, file_okay=False), default=None,
-                 help="Read a local directory laid out like the bucket instead of S3 (its files are read in place)"),
+                 help=flag_help("mirror", "Read a local directory laid out like the bucket instead of S3 (its files "
+                                          "are read in place)")),
 )
 
 #: the REST fallback
 rest_options = _group(
-    click.option("--rest-url", default=None, help="REST base URL [env FLATLOAD_REST_URL; https://api.massive.com]"),
-    click.option("--no-rest", is_flag=True, help="Never fall back to the REST API for missing files"),
+    click.option("--rest-url", default=None, help=flag_help("rest_url", "REST base URL")),
+    click.option("--no-rest", is_flag=True, help="Never fall back to the REST API for missing files "
+                                                 "[file rest.enabled = false]"),
     click.option("--rest-rpm", type=click.IntRange(min=1), default=None,
-                 help="Client-side REST rate limit, requests/minute (free tier: 5)"),
+                 help=flag_help("rest_rpm", "Client-side REST rate limit, requests/minute (free tier: 5)")),
+)
+
+symbols_option = click.option(
+    "--symbols", default=None, help=flag_help("symbols", "Comma-separated tickers (case-sensitive): the journal's "
+                                                         "scope, and the only rows stocks trades/quotes keep"))
+symbols_file_option = click.option(
+    "--symbols-file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+    help=flag_help("symbols_file", "Symbols from a file (one per line, a CSV with a symbol or ticker column, or "
+                                   "JSON), added to --symbols"))
+#: ``--symbols-file`` of the commands whose own filter ``--symbols`` is (sync, corporate-actions): not a setting
+symbols_filter_file_option = click.option(
+    "--symbols-file", type=click.Path(path_type=Path), default=None, metavar="FILE",
+    help="Only the symbols in this file (one per line, a CSV with a symbol or ticker column, or JSON), added to "
+         "--symbols [all]")
+lock_timeout_option = click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=None,
+    help=flag_help("lock_timeout", "Seconds to wait for a DuckDB file held by another process"))
+
+#: the settings of a load that ``config show`` also takes
+tuning_options = _group(
+    symbols_option,
+    symbols_file_option,
+    click.option("--underlyings", default=None,
+                 help=flag_help("underlyings", "Options: keep only contracts on these underlyings, e.g. SPY,QQQ")),
+    click.option("--workers", type=click.IntRange(min=1), default=None, help=flag_help("workers", "Worker processes")),
+    click.option("--prefetch", "prefetch_mb", type=click.IntRange(min=1), default=None, metavar="MB",
+                 help=flag_help("prefetch_mb", "Download at most this many MB ahead of the workers")),
+    lock_timeout_option,
 )
 
 #: how a load runs
 run_options = _group(
-    click.option("--symbols", default=None, help="Comma-separated tickers (case-sensitive): the journal's scope, and the only rows "
-                      "stocks trades/quotes keep [env FLATLOAD_SYMBOLS]"),
-    click.option("--underlyings", default=None,
-                 help="Options: keep only contracts on these underlyings, e.g. SPY,QQQ [env FLATLOAD_UNDERLYINGS]"),
-    click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [cores, capped by memory]"),
-    click.option("--prefetch", "prefetch_mb", type=click.IntRange(min=1), default=None, metavar="MB",
-                 help="Download at most this many MB ahead of the workers [env FLATLOAD_PREFETCH_MB; a quarter of "
-                      "free memory, half the free disk, at most 2048]"),
+    tuning_options,
     click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
     click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),
-    click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-                 help="Seconds to wait for a DuckDB file held by another process [60]"),
     click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary and errors"),
     click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs"),
 )
 
 
-def settings_from(**opts: Any) -> Settings:
-    """Settings from the options given (None: not given), the environment, then the defaults."""
-    symbols = parse_symbols(opts.pop("symbols", None))
-    underlyings = parse_symbols(opts.pop("underlyings", None))
-    no_rest = opts.pop("no_rest", False)
-    return Settings.from_env(symbols=symbols, underlyings=underlyings, use_rest=False if no_rest else None, **opts)
+def resolved_from(*, scope: bool = False, **opts: Any) -> Resolved:
+    """The settings of the options given (None: not given) > the environment > the config file > the defaults,
+    with each one's origin. ``scope``: read the symbols file too (the commands whose journal scope it is);
+    its skipped lines are printed as warnings."""
+    from ..config.resolve import resolve_settings
+
+    ctx = click.get_current_context(silent=True)
+    config = opts.pop("config", None) or (ctx.find_root().params.get("config") if ctx else None)
+    if opts.pop("no_rest", False):
+        opts["use_rest"] = False
+    if "dataset" in opts:
+        opts["datasets"] = opts.pop("dataset")
+    resolved = resolve_settings(opts, config=config, flag_names=_spelled(ctx), read_universe=scope)
+    for line in resolved.warnings():
+        click.echo(f"warning: {line}", err=True)
+    return resolved
+
+
+def settings_from(*, scope: bool = False, **opts: Any) -> Settings:
+    """The Settings of :func:`resolved_from`."""
+    return resolved_from(scope=scope, **opts).settings
+
+
+def _spelled(ctx: click.Context | None) -> dict[str, str]:
+    """Each option's name → its flag as the command spells it (``sync_to`` → ``--to`` in ``flatload sync``)."""
+    names = {"use_rest": "--no-rest", "datasets": "--datasets"}
+    if ctx is not None:
+        for param in ctx.command.params:
+            if isinstance(param, click.Option) and param.name and param.name not in ("no_rest", "dataset"):
+                names[param.name] = max(param.opts, key=len)
+    return names
+
+
+def symbols_from(symbols: str | None, symbols_file: Path | None) -> frozenset[str] | None:
+    """``--symbols`` ∪ ``--symbols-file`` (None: neither given), for the commands whose own filter they are;
+    the file's skipped lines are printed as warnings."""
+    from ..universe import parse_symbols, read_symbols, union
+
+    universe = read_symbols(symbols_file) if symbols_file is not None else None
+    for line in universe.warnings() if universe else []:
+        click.echo(f"warning: {line}", err=True)
+    return union(parse_symbols(symbols), universe.symbols if universe else None)
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .exits import handle_errors
-from .options import dataset_option, parse_date, settings_from, source_options, store_options
+from .options import dataset_option, parse_date, resolved_from, settings_from, source_options, store_options
 
 
 @click.command()
@@ -38,7 +38,8 @@ def status(as_json: bool, limit: int, verbose: bool, **opts: Any) -> None:
 @store_options
 @click.option("--verbose", "-v", is_flag=True, help="Tracebacks on errors")
 @handle_errors
-def gaps(start: dt.date | None, end: dt.date | None, dataset: str, as_json: bool, verbose: bool, **opts: Any) -> None:
+def gaps(start: dt.date | None, end: dt.date | None, dataset: str | None, as_json: bool, verbose: bool,
+         **opts: Any) -> None:
     """Every day in range of each dataset: from flat files, from REST, suspect, failed, or missing.
 
     Exits 0 when every day is loaded, 1 otherwise.
@@ -48,7 +49,8 @@ def gaps(start: dt.date | None, end: dt.date | None, dataset: str, as_json: bool
 
     if start and end and end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}", param_hint="--end")
-    report = gaps_report(start, end, settings_from(**opts), dataset)
+    resolved = resolved_from(dataset=dataset, **opts)
+    report = gaps_report(start, end, resolved.settings, resolved.value("datasets"))
     click.echo(json.dumps(report, indent=2, default=str) if as_json else render_gaps(report))
     sys.exit(0 if report["complete"] else 1)
 

@@ -6,15 +6,16 @@ from typing import Any
 import click
 
 from .exits import handle_errors
-from .options import rest_options, settings_from, setup_logging, source_options, store_options
+from ..config.table import flag_help
+from .options import resolved_from, rest_options, setup_logging, source_options, store_options
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback needs --token")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0: any free one)")
-@click.option("--token", envvar="FLATLOAD_TOKEN", default=None,
-              help="Starting and stopping jobs needs 'Authorization: Bearer <token>' [env FLATLOAD_TOKEN]")
+@click.option("--token", default=None,
+              help=flag_help("token", "Starting and stopping jobs needs 'Authorization: Bearer <token>'"))
 @store_options
 @source_options
 @rest_options
@@ -32,7 +33,11 @@ def serve(host: str, port: int, token: str | None, verbose: bool, **opts: Any) -
     from ..web import serve as run_server
 
     setup_logging(quiet=not verbose, verbose=verbose)
-    settings = settings_from(**opts)
+    # the universe is read here so that jobs load what `flatload load` would; each job gets this
+    # config file too, which its settings without a flag come from
+    resolved = resolved_from(scope=True, token=token, **opts)
+    settings, token = resolved.settings, resolved.value("token")
+    config = resolved.config.path if resolved.config else None
 
     def announce(url: str) -> None:
         click.echo(f"flatload serve: dashboard at {url}  (API: {url}api/v1/, OpenAPI: {url}api/v1/openapi.json)")
@@ -41,7 +46,7 @@ def serve(host: str, port: int, token: str | None, verbose: bool, **opts: Any) -
         click.echo("press Ctrl-C to stop the server (running backfills go on)")
 
     try:
-        run_server(settings, host=host, port=port, token=token or None, announce=announce)
+        run_server(settings, host=host, port=port, token=token or None, announce=announce, config=config)
     except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then passes the signal on: the usual way to stop
         pass
     click.echo("flatload serve: stopped")

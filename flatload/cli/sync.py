@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
+from ..config.table import flag_help
 from .exits import handle_errors
-from .options import parse_date, settings_from, setup_logging, store_options
+from .options import (
+    parse_date,
+    settings_from,
+    setup_logging,
+    store_options,
+    symbols_filter_file_option,
+    symbols_from,
+)
 
 
 @click.command()
-@click.option("--to", "to", default=None, metavar="URL",
-              help="The database: sqlite:///trading_journal.db or postgresql://user@host/db (password from the "
-                   "URL, PGPASSWORD or ~/.pgpass; never printed) [env FLATLOAD_SYNC_TO]")
-@click.option("--table", default=None, metavar="NAME",
-              help="Its table, schema.table on PostgreSQL [env FLATLOAD_SYNC_TABLE; backfill_data]")
+@click.option("--to", "sync_to", default=None, metavar="URL",
+              help=flag_help("sync_to", "The database: sqlite:///trading_journal.db or postgresql://user@host/db "
+                                        "(password from the URL, PGPASSWORD or ~/.pgpass; never printed)"))
+@click.option("--table", "sync_table", default=None, metavar="NAME",
+              help=flag_help("sync_table", "Its table, schema.table on PostgreSQL"))
 @click.option("--since", callback=parse_date, default=None, metavar="DATE", help="Only trade dates on or after DATE")
-@click.option("--symbols", default=None, help="Only these tickers, comma-separated (case-sensitive)")
+@click.option("--symbols", default=None, help="Only these tickers, comma-separated (case-sensitive) [all]")
+@symbols_filter_file_option
 @click.option("--columns", default=None, metavar="COLS",
               help="Journal columns to send, JOURNAL[=TARGET] comma-separated (symbol and trade_date always) "
                    "[all the metrics]")
@@ -34,14 +44,14 @@ from .options import parse_date, settings_from, setup_logging, store_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows per target transaction [10000]")
 @store_options
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-              help="Seconds to wait while a load commits (or another program holds a SQLite target) [60]")
+              help=flag_help("lock_timeout", "Seconds to wait while a load commits (or another program holds a "
+                                             "SQLite target)"))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the summary and errors")
 @click.option("--verbose", "-v", is_flag=True, help="Tracebacks and debug logs")
 @handle_errors
-def sync(to: str | None, table: str | None, since: dt.date | None, symbols: str | None, columns: str | None,
-         create: bool, full: bool, batch_size: int | None, as_json: bool, quiet: bool, verbose: bool,
-         **opts: Any) -> None:
+def sync(since: dt.date | None, symbols: str | None, symbols_file: Path | None, columns: str | None, create: bool,
+         full: bool, batch_size: int | None, as_json: bool, quiet: bool, verbose: bool, **opts: Any) -> None:
     """Upsert the journal's new and changed rows into your own SQLite or PostgreSQL table.
 
     \b
@@ -52,18 +62,19 @@ def sync(to: str | None, table: str | None, since: dt.date | None, symbols: str 
     from ..sync import sync as run_sync
 
     setup_logging(quiet, verbose)
-    settings = settings_from(sync_to=to, sync_table=table, **opts)
+    settings = settings_from(**opts)
     if not settings.sync_to:
-        raise click.UsageError("give --to URL (or set FLATLOAD_SYNC_TO)")
+        raise click.UsageError("give --to URL (or set FLATLOAD_SYNC_TO, or sync.to in flatload.toml)")
+    wanted = symbols_from(symbols, symbols_file)
     summary = run_sync(settings.sync_to, settings.sync_table, settings, columns=columns, since=since,
-                       symbols=symbols, create=create, full=full, batch_size=batch_size or DEFAULT_BATCH_SIZE)
+                       symbols=wanted, create=create, full=full, batch_size=batch_size or DEFAULT_BATCH_SIZE)
     click.echo(json.dumps(summary.to_dict()) if as_json else summary.line())
 
 
 def sync_options(fn: Any) -> Any:
     """``--sync-to`` / ``--sync-table`` for the commands that load."""
     fn = click.option("--sync-table", default=None, metavar="NAME",
-                      help="The table --sync-to writes [env FLATLOAD_SYNC_TABLE; backfill_data]")(fn)
+                      help=flag_help("sync_table", "The table --sync-to writes"))(fn)
     return click.option("--sync-to", default=None, metavar="URL",
-                        help="After the load, sync the journal's new rows into this database (as flatload sync "
-                             "--to) [env FLATLOAD_SYNC_TO]")(fn)
+                        help=flag_help("sync_to", "After the load, sync the journal's new rows into this database "
+                                                  "(as flatload sync --to)"))(fn)

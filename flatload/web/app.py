@@ -45,10 +45,12 @@ codes. With a server token, `POST` and `DELETE` need `Authorization: Bearer <tok
 Errors are `{"error": "<one line>"}`; a 422 names the field and lists each in `detail`."""
 
 
-def create_app(settings: Settings, token: str | None = None, *, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+def create_app(settings: Settings, token: str | None = None, *, allowed_hosts: Sequence[str] | None = None,
+               config: Path | None = None) -> FastAPI:
     """The dashboard and the JSON API for the data dir of ``settings`` (created when missing).
 
     ``token``: when set, starting and stopping jobs needs ``Authorization: Bearer <token>``.
+    ``config``: the flatload.toml the settings were read with, handed to every job.
     ``allowed_hosts``: the Host headers answered (a loopback server refuses other names, which
     keeps web pages from reaching it through DNS rebinding); None: any.
     """
@@ -56,7 +58,7 @@ def create_app(settings: Settings, token: str | None = None, *, allowed_hosts: S
     settings = settings.replace(data_dir=Path(settings.data_dir).resolve())  # the page shows where it is
     app = FastAPI(title="flatload", version=__version__, description=_DESCRIPTION,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)  # their UIs load from a CDN
-    app.state.settings, app.state.token, app.state.jobs = settings, token, Jobs(settings)
+    app.state.settings, app.state.token, app.state.jobs = settings, token, Jobs(settings, config)
     app.include_router(api.router, prefix=API_PREFIX)
     _add_error_handlers(app)
 
@@ -132,7 +134,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          announce: Callable[[str], None] | None = None) -> None:
+          announce: Callable[[str], None] | None = None, config: Path | None = None) -> None:
     """Serve the dashboard and API until interrupted; ``announce(url)`` once it listens.
 
     Binding anything but loopback needs a token (ConfigError otherwise). Stopping the server
@@ -141,11 +143,13 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, token: 
     loopback = is_loopback(host)
     if not loopback and not token:
         raise ConfigError(f"--host {host} is reachable from other machines: it needs a token",
-                          hint="pass --token or set FLATLOAD_TOKEN; clients then send Authorization: Bearer <token>")
+                          hint="pass --token, set FLATLOAD_TOKEN or serve.token in flatload.toml; clients then send "
+                                "Authorization: Bearer <token>")
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     sock = bind(host, port)
     try:
-        app = create_app(settings, token, allowed_hosts=[*LOOPBACK_NAMES, shown] if loopback else None)
+        app = create_app(settings, token, allowed_hosts=[*LOOPBACK_NAMES, shown] if loopback else None,
+                         config=config)
     except BaseException:
         sock.close()
         raise

@@ -52,8 +52,9 @@ class JobNotRunning(JobError):
 
 
 def load_command(settings: Settings, start: dt.date, end: dt.date, datasets: str | None,
-                 symbols: Sequence[str] | None, job_id: str) -> list[str]:
-    """``flatload load`` with every setting of ``settings`` that has a flag (secrets go by :func:`child_env`)."""
+                 symbols: Sequence[str] | None, job_id: str, config: Path | None = None) -> list[str]:
+    """``flatload load`` with every setting of ``settings`` that has a flag (secrets go by :func:`child_env`),
+    reading the server's config file (``config``) for the rest."""
     s = settings
     cmd = [sys.executable, "-m", "flatload.cli", "load", f"--start={start.isoformat()}", f"--end={end.isoformat()}",
            f"--run-id={job_id}", f"--data-dir={Path(s.data_dir).resolve()}", f"--endpoint-url={s.endpoint_url}",
@@ -69,6 +70,8 @@ def load_command(settings: Settings, start: dt.date, end: dt.date, datasets: str
                 "--rest-rpm": s.rest_rpm, "--prefetch": s.prefetch_mb}
     cmd += [f"{flag}={value}" for flag, value in optional.items() if value is not None]
     cmd += [flag for flag, on in (("--no-rest", not s.use_rest), ("--force", s.force)) if on]
+    if config is not None:
+        cmd.append(f"--config={Path(config).resolve()}")
     return cmd
 
 
@@ -126,8 +129,9 @@ def _pid_alive(pid: int | None, job_id: str) -> bool:
 class Jobs:
     """Starts, stops and reads the backfill jobs of one data dir."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: Path | None = None) -> None:
         self.settings = settings
+        self.config = config
         self._procs: dict[str, subprocess.Popen] = {}
         self._start_lock = threading.Lock()
 
@@ -151,7 +155,7 @@ class Jobs:
             record = {"job_id": job_id, "request": request, "started_at": now_iso(), "pid": None}
             files.write_job(record)
             command = [sys.executable, "-m", "flatload.web.child", str(files.runs_dir), job_id, "--",
-                       *load_command(self.settings, start, end, datasets, symbols, job_id)]
+                       *load_command(self.settings, start, end, datasets, symbols, job_id, self.config)]
             with open(files.log, "ab") as log:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                         env=child_env(self.settings), cwd=files.runs_dir, start_new_session=True)
