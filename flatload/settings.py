@@ -1,7 +1,7 @@
 """Typed settings. Secrets never print.
 
 Where values come from (flags > environment > config file > defaults) is :mod:`flatload.config`'s job;
-:meth:`Settings.from_env` is its environment-only form.
+:func:`flatload.config.from_env` is its environment-only form.
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import dataclasses
 import os
 import re
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def hide_password(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs. Build with :meth:`from_env` to apply the environment."""
+    """Everything a run needs. Build with :func:`flatload.config.from_env` to apply the environment."""
 
     data_dir: Path = Path("flatload-data")
     endpoint_url: str = DEFAULT_ENDPOINT
@@ -113,16 +112,6 @@ class Settings:
         shown["api_key"] = "***" if self.api_key else None
         shown["sync_to"] = hide_password(self.sync_to) if self.sync_to else None
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
-        """Defaults, then the environment (``FLATLOAD_*``, the API key variables, ``AWS_PROFILE``), then
-        ``overrides`` (None = not given). No config file: :func:`flatload.config.resolve_settings` adds it."""
-        # the settings table and the precedence live in flatload.config (one source for the file, the
-        # environment and `config show`); imported here, at call time, because it builds on this module
-        from .config.resolve import resolve_settings
-
-        return resolve_settings(overrides, environ, read_file=False).settings
 
     def replace(self, **changes: object) -> "Settings":
         """A copy with some fields changed."""

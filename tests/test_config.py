@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flatload.config import SETTINGS, find_config, markdown_table, render_template, resolve_settings, write_template
+from flatload.config import (SETTINGS, find_config, from_env, markdown_table, render_template, resolve_settings,
+                             write_template)
 from flatload.config.keylines import key_lines, tomllib
 from flatload.errors import ConfigError
 from flatload.settings import Settings
@@ -314,11 +315,11 @@ def test_the_environment_is_checked_against_the_table(tmp_path):
 def test_settings_from_env_reads_no_file_and_keeps_its_contract(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_config(tmp_path / "flatload.toml", '[source]\nbucket = "from-file"\n')
-    s = Settings.from_env({"FLATLOAD_BUCKET": "", "POLYGON_API_KEY": "k", "FLATLOAD_WORKERS": "2"}, workers=None,
+    s = from_env({"FLATLOAD_BUCKET": "", "POLYGON_API_KEY": "k", "FLATLOAD_WORKERS": "2"}, workers=None,
                           force=True)
     assert (s.bucket, s.api_key, s.workers, s.force) == ("flatfiles", "k", 2, True)
     with pytest.raises(ConfigError, match="unknown setting 'frobnicate'"):
-        Settings.from_env({}, frobnicate=1)
+        from_env({}, frobnicate=1)
 
 
 def test_the_template_parses_and_every_key_round_trips(tmp_path):

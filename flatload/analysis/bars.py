@@ -136,7 +136,10 @@ def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m
     if adjust != "none" and ds.family.name != "stocks":
         raise ConfigError(f"adjustment is for stocks only, not {ds.family.name}", hint="use --adjust none")
     wanted = ind.parse_indicators(indicators)
-    settings = settings or Settings.from_env()
+    if settings is None:
+        from ..config import from_env
+
+        settings = from_env()
     with reader(settings) as con:
         require_view(con, ds)
         minutes = read_minutes(con, ds, symbol, None if wanted else start, end)

@@ -8,10 +8,10 @@ the environment, the CLI help and the README are made from.
 from __future__ import annotations
 
 from .file import ConfigFile, Located, find_config, read_config
-from .resolve import Entry, Origin, Resolved, resolve_settings
+from .resolve import Entry, Origin, Resolved, from_env, resolve_settings
 from .table import CONFIG_ENV, FILE_NAME, SECTIONS, SETTINGS, Setting, markdown_table
 from .template import init_path, render_template, write_template
 
 __all__ = ["CONFIG_ENV", "FILE_NAME", "SECTIONS", "SETTINGS", "ConfigFile", "Entry", "Located", "Origin",
-           "Resolved", "Setting", "find_config", "init_path", "markdown_table", "read_config", "render_template",
+           "Resolved", "Setting", "find_config", "from_env", "init_path", "markdown_table", "read_config", "render_template",
            "resolve_settings", "write_template"]

@@ -206,3 +206,9 @@ def _value(spec: Setting, chosen: _Layer, settings: Settings) -> Any:
     if spec.field and spec.name not in SCOPE:
         return getattr(settings, spec.name)  # the default, computed ones (workers) included
     return None
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Defaults, then the environment (``FLATLOAD_*``, the API key variables, ``AWS_PROFILE``), then
+    ``overrides`` (None = not given); no config file (:func:`resolve_settings` adds it)."""
+    return resolve_settings(overrides, environ, read_file=False).settings
