@@ -3,11 +3,12 @@
 The store (tests.helpers.dashboard) has a day in each state; each test works on a copy of it.
 What a user sees is checked through the page itself: one heatmap cell per session with its state,
 the reason on hover, a backfill started from the form running to 100 %, the session chart drawn.
-The suite's screenshot of the dashboard (docs/dashboard.png, shown in the README) is taken here.
+The README's screenshot (docs/dashboard.png) is taken here; FLATLOAD_UPDATE_SCREENSHOT=1 rewrites it.
 Without Chromium the tests skip (FLATLOAD_REQUIRE_BROWSER=1 makes that a failure).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,8 +154,12 @@ def test_on_a_phone_nothing_overflows_sideways(browser, store: Settings) -> None
         context.close()
 
 
-def test_screenshot_of_the_dashboard_for_the_readme(page, store: Settings) -> None:
-    """docs/dashboard.png: every state on the heatmap, a finished backfill, recent runs, failed days, a chart."""
+def test_screenshot_of_the_dashboard_for_the_readme(page, store: Settings, tmp_path: Path) -> None:
+    """docs/dashboard.png: every state on the heatmap, a finished backfill, recent runs, failed days, a chart.
+
+    Written to a temp dir; with FLATLOAD_UPDATE_SCREENSHOT=1 it replaces the README's picture (a test run
+    leaves the checkout as it found it)."""
+    shot = SCREENSHOT if os.environ.get("FLATLOAD_UPDATE_SCREENSHOT") == "1" else tmp_path / "dashboard.png"
     pg, console = page
     with LiveServer(store) as server:
         job_id = server.start({"start": str(dashboard.NOT_LOADED[0]), "end": str(dashboard.NOT_LOADED[-2])})
@@ -167,7 +172,7 @@ def test_screenshot_of_the_dashboard_for_the_readme(page, store: Settings) -> No
         assert {s for s in gaps["days"].values()} == {"flatfile", "rest", "suspect", "failed", "missing"}
         pg.locator(f'.heatmap[data-dataset="stocks/minute_aggs"] .cell[data-date="{dashboard.FAILED}"]').hover()
         pg.wait_for_timeout(300)  # the chart settles after its last resize
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        pg.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 20_000
+        shot.parent.mkdir(exist_ok=True)
+        pg.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
     assert console.errors == []

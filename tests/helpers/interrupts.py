@@ -454,7 +454,7 @@ def kill_during_commit(chain: Chain, name: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         assert run.proc.poll() is None, f"{name}: the run ended before its commit was caught\n{run.logs()}"
-        assert time.monotonic() < deadline, f"{name}: no commit caught"
+        assert time.monotonic() < deadline, f"{name}: no commit caught\n{run.logs()}"
         if wal.exists():
             os.killpg(run.pid, signal.SIGSTOP)
             # the planning connection also writes the WAL; the run file is written after it closes,
@@ -463,6 +463,7 @@ def kill_during_commit(chain: Chain, name: str) -> None:
                 os.killpg(run.pid, signal.SIGKILL)
                 break
             os.killpg(run.pid, signal.SIGCONT)
+            time.sleep(0.002)  # let it run: stopping it again at once would starve it while it plans
     run.check_killed(run.wait())
     assert wal.exists(), "the kill landed inside the commit batch"
     # the kill may land before the batch's first COMMIT or after some: either way every
