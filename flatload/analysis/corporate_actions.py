@@ -122,17 +122,13 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, date_col: str, rows: pl
         where.append(f"{date_col} >= ?")
         params.append(since)
     if tickers is not None:
-        where.append("ticker IN (SELECT t FROM _ca_scope)")
-    con.register("_ca_scope", pl.DataFrame({"t": sorted(tickers or ())}, schema={"t": pl.String}).to_arrow())
-    con.register("_ca_rows", rows.to_arrow())
-    try:
-        con.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)
-        cols = ", ".join(rows.columns)
+        where.append("ticker IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(sorted(tickers))
+    con.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)
+    cols = ", ".join(rows.columns)
+    with db.registered(con, "_ca_rows", rows):
         con.execute(f"INSERT OR REPLACE INTO {table} ({cols}, loaded_at) "
                     f"SELECT {cols}, CAST(timezone('UTC', now()) AS TIMESTAMP) FROM _ca_rows")
-    finally:
-        con.unregister("_ca_rows")
-        con.unregister("_ca_scope")
 
 
 def _merged_scope(held: str | None, new: frozenset[str] | None) -> str:

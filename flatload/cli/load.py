@@ -10,6 +10,7 @@ import click
 
 from .exits import finish, handle_errors, report
 from .options import (
+    option_group,
     dataset_option,
     parse_date,
     resolved_from,
@@ -21,6 +22,9 @@ from .options import (
 )
 from .sync import sync_options
 
+#: what a load takes: the datasets, the store, the source, REST, how it runs, the sync after it
+load_options = option_group(dataset_option(), store_options, source_options, rest_options, run_options, sync_options)
+
 
 @click.command()
 @click.option("--start", callback=parse_date, default=None, metavar="DATE",
@@ -29,12 +33,7 @@ from .sync import sync_options
               help="Last date (inclusive), YYYY-MM-DD  [required unless --pairs]")
 @click.option("--pairs", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="CSV with symbol,trade_date: load those sessions instead; its symbols are the REST scope")
-@dataset_option()
-@store_options
-@source_options
-@rest_options
-@run_options
-@sync_options
+@load_options
 @click.option("--run-id", default=None, hidden=True, help="Name the run (for a program that starts it and follows it)")
 @handle_errors
 def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset: str | None, quiet: bool,
@@ -68,12 +67,7 @@ def load(start: dt.date | None, end: dt.date | None, pairs: Path | None, dataset
 @click.option("--date", "date_", callback=parse_date, default=None, help="Session to load [the latest closed session]")
 @click.option("--lookback", type=click.IntRange(min=0), default=5, show_default=True,
               help="Also re-check this many days before it")
-@dataset_option()
-@store_options
-@source_options
-@rest_options
-@run_options
-@sync_options
+@load_options
 @handle_errors
 def refresh(date_: dt.date | None, lookback: int, dataset: str | None, quiet: bool, verbose: bool,
             **opts: Any) -> None:

@@ -62,7 +62,7 @@ def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return config_option(fn)
 
 
-def _group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def option_group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator applying ``options`` so that --help lists them in the order given."""
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         for opt in reversed(options):
@@ -72,7 +72,7 @@ def _group(*options: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Call
 
 
 #: where flat files come from
-source_options = _group(
+source_options = option_group(
     click.option("--endpoint-url", default=None, help=flag_help("endpoint_url", "S3 endpoint")),
     click.option("--bucket", default=None, help=flag_help("bucket", "S3 bucket")),
     click.option("--profile", default=None, help=flag_help("profile", "AWS profile holding the flat-files keys")),
@@ -82,7 +82,7 @@ source_options = _group(
 )
 
 #: the REST fallback
-rest_options = _group(
+rest_options = option_group(
     click.option("--rest-url", default=None, help=flag_help("rest_url", "REST base URL")),
     click.option("--no-rest", is_flag=True, help="Never fall back to the REST API for missing files "
                                                  "[file rest.enabled = false]"),
@@ -107,7 +107,7 @@ lock_timeout_option = click.option(
     help=flag_help("lock_timeout", "Seconds to wait for a DuckDB file held by another process"))
 
 #: the settings of a load that ``config show`` also takes
-tuning_options = _group(
+tuning_options = option_group(
     symbols_option,
     symbols_file_option,
     click.option("--underlyings", default=None,
@@ -119,7 +119,7 @@ tuning_options = _group(
 )
 
 #: how a load runs
-run_options = _group(
+run_options = option_group(
     tuning_options,
     click.option("--force", is_flag=True, help="Reload even when the ledger has the same ETag"),
     click.option("--dry-run", is_flag=True, help="Print the plan and write nothing"),

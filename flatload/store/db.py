@@ -15,6 +15,7 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
@@ -153,3 +154,27 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+class _ArrowStream:
+    """A frame seen by DuckDB through the Arrow C stream interface: a new stream for every scan.
+
+    Registering a Polars frame itself (or ``frame.to_arrow()``) makes DuckDB or Polars import
+    pyarrow and numpy, a quarter of a second of a one-day load's commit for nothing.
+    """
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterator[None]:
+    """``frame`` (a Polars DataFrame) as the view ``name`` of ``con`` for the duration of the block."""
+    con.register(name, _ArrowStream(frame))
+    try:
+        yield
+    finally:
+        con.unregister(name)

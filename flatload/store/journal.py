@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from ..datasets.journal import JOURNAL_COLUMNS
-from .db import transaction
+from .db import registered, transaction
 from .ledger import LedgerEntry
 
 if TYPE_CHECKING:  # Polars is imported where frames are written: a run with nothing to do never needs it
@@ -38,13 +38,12 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: "pl
     import polars as pl
 
     frame = metrics.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
-    con.register("_day_metrics", frame.to_arrow())
-    try:
-        where_scope = ""
+    with registered(con, "_day_metrics", frame):
         params: list[object] = [trade_date]
+        where_scope = ""
         if scope is not None:
-            con.register("_day_scope", pl.DataFrame({"symbol": sorted(scope)}, schema={"symbol": pl.String}).to_arrow())
-            where_scope = " AND symbol IN (SELECT symbol FROM _day_scope)"
+            where_scope = " AND symbol IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(sorted(scope))
         con.execute(f"DELETE FROM journal WHERE trade_date = ? AND symbol NOT IN "
                     f"(SELECT symbol FROM _day_metrics){where_scope}", params)
         cols = ", ".join(JOURNAL_COLUMNS + ["source"])
@@ -55,10 +54,6 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: "pl
             f"INSERT INTO journal ({cols}, loaded_at) SELECT {cols}, ? FROM _day_metrics "
             f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {sets}, loaded_at = excluded.loaded_at "
             f"WHERE ({old}) IS DISTINCT FROM ({new})", [_now()])
-    finally:
-        con.unregister("_day_metrics")
-        if scope is not None:
-            con.unregister("_day_scope")
 
 
 _LEDGER_TYPES = {"key": "String", "dataset": "String", "trade_date": "Date", "etag": "String", "size": "Int64",
@@ -79,11 +74,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: "pl.DataFrame", r
     import polars as pl
 
     name = f"_new_{table}"
-    con.register(name, frame.with_columns(run_id=pl.lit(run_id), updated_at=pl.lit(_now())).to_arrow())
-    try:
+    with registered(con, name, frame.with_columns(run_id=pl.lit(run_id), updated_at=pl.lit(_now()))):
         con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM {name}")
-    finally:
-        con.unregister(name)
 
 
 def write_ledger(con: duckdb.DuckDBPyConnection, entries: Iterable[LedgerEntry], run_id: str) -> None:
@@ -104,11 +96,8 @@ def write_rejects(con: duckdb.DuckDBPyConnection, trade_date: dt.date, keys: lis
     if rejects.height:
         frame = rejects.select("key", pl.lit(trade_date).alias("trade_date"), "line", "reason",
                                pl.lit(run_id).alias("run_id"))
-        con.register("_rejects", frame.to_arrow())
-        try:
+        with registered(con, "_rejects", frame):
             con.execute("INSERT INTO rejects SELECT * FROM _rejects")
-        finally:
-            con.unregister("_rejects")
 
 
 def set_day_status(con: duckdb.DuckDBPyConnection, dataset: str, trade_date: dt.date, status: str,
@@ -179,14 +168,11 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
 
     frame = pl.DataFrame({"symbol": [p[0] for p in pairs], "trade_date": [p[1] for p in pairs]},
                          schema={"symbol": pl.String, "trade_date": pl.Date})
-    con.register("_pairs", frame.to_arrow())
-    try:
+    with registered(con, "_pairs", frame):
         rows = con.execute(
             "SELECT p.symbol, p.trade_date FROM _pairs p LEFT JOIN journal j USING (symbol, trade_date) "
             "WHERE j.symbol IS NULL OR coalesce(j.open_price, j.pre_high, j.ah_high) IS NULL "
             "ORDER BY p.trade_date, p.symbol").fetchall()
-    finally:
-        con.unregister("_pairs")
     return [(r[0], r[1]) for r in rows]
 
 
@@ -223,13 +209,10 @@ def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],
                          schema={"dataset": pl.String, "trade_date": pl.Date})
     with transaction(con):
         write_ledger(con, entries, run_id)
-        con.register("_failed_days", frame.to_arrow())
-        try:
+        with registered(con, "_failed_days", frame):
             loaded = {(r[0], r[1]) for r in con.execute(
                 "SELECT s.dataset, s.trade_date FROM day_status s JOIN _failed_days f USING (dataset, trade_date) "
                 "WHERE s.status <> 'failed'").fetchall()}
-        finally:
-            con.unregister("_failed_days")
         rows = [(ds, d, "failed", msg, 0, scope) for ds, d, msg, scope in days if (ds, d) not in loaded]
         if rows:
             _insert(con, "day_status", _frame(rows, _STATUS_TYPES), run_id)

@@ -15,6 +15,17 @@ from .fs import storage_error
 LOCK_NAME = ".flatload.lock"
 
 
+def process_alive(pid: int) -> bool:
+    """True while a process ``pid`` exists (one of another user's counts: it cannot be signalled but lives)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def read_holder(data_dir: Path) -> dict:
     """What the lock file says about the run holding it (pid, command, started)."""
     try:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..store import db, fs
+from ..store import db, fs, lock
 from . import state
 from .tables import ColumnMap
 
@@ -56,21 +56,11 @@ def journal_path(settings: Settings) -> Path:
     return settings.journal_path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def spool_dir(settings: Settings) -> tempfile.TemporaryDirectory:
     """A temp directory in the data directory (removed on exit); spools of killed syncs are removed first."""
     for old in settings.data_dir.glob(f"{_SPOOL_PREFIX}*"):
         pid = old.name[len(_SPOOL_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not lock.process_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     try:
         return tempfile.TemporaryDirectory(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-", dir=settings.data_dir)

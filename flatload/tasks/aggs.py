@@ -9,6 +9,8 @@ record a rerun can commit from.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from .. import datasets
@@ -20,7 +22,9 @@ from ..store.ledger import LedgerEntry, scope_text
 from .model import FileTask, Task, TaskResult, WorkerContext
 from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_rows
 from .quality import suspect_reason
-from .ticks import TickLoad, load_tick_file
+
+if TYPE_CHECKING:
+    from .ticks import TickLoad
 
 
 def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: str | None = None) -> LedgerEntry:
@@ -39,6 +43,8 @@ def tick_keep(task: Task, ds: Dataset) -> frozenset[str] | None:
 
 def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[LedgerEntry, TickLoad, str | None]:
     """Load a tick file (streamed, its partition written): its ledger entry, what it did, why it looks incomplete."""
+    from .ticks import load_tick_file  # Arrow's writer and the streaming reader: only tick days need them
+
     assert f.obj is not None
     keep = tick_keep(task, ds)
     t = load_tick_file(ctx, task, f, ds, keep)

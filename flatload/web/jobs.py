@@ -112,12 +112,8 @@ def _pid_alive(pid: int | None, job_id: str) -> bool:
     """True while ``pid`` runs and is this job's wrapper (its command line names the job: pids get reused)."""
     if not pid:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not lock.process_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
         return job_id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:

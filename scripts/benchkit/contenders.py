@@ -125,16 +125,21 @@ def polars_day(cfg: dict, client, con, d: dt.date, out: Path) -> int:
     return m.height + frames["day_aggs"].height
 
 
-def child_polars(cfg: dict) -> dict:
-    """The single-process Polars script: one day after another, download, parse, write, commit."""
+def peer_setup(cfg: dict) -> tuple[Path, object]:
+    """A peer script's output directory (made) and its S3 client (None for a mirror)."""
     dummy_aws_env()
     out = Path(cfg["data_dir"])
     (out / "parquet" / "stocks" / "metrics").mkdir(parents=True, exist_ok=True)
-    client = None
-    if cfg["source"] == "s3":
-        from flatload.fetch.s3 import make_client
+    if cfg["source"] != "s3":
+        return out, None
+    from flatload.fetch.s3 import make_client
 
-        client = make_client(_settings(cfg, out))
+    return out, make_client(_settings(cfg, out))
+
+
+def child_polars(cfg: dict) -> dict:
+    """The single-process Polars script: one day after another, download, parse, write, commit."""
+    out, client = peer_setup(cfg)
     t0 = time.perf_counter()
     con = _journal_con(out)
     rows = sum(polars_day(cfg, client, con, dt.date.fromisoformat(d), out) for d in cfg["days"])

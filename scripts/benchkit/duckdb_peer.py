@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from .contenders import BUCKET, _journal_con, _settings
-from .machine import dummy_aws_env, proc_status
+from .contenders import BUCKET, _journal_con, peer_setup
+from .machine import proc_status
 
 _DUCK = {"String": "VARCHAR", "Float64": "DOUBLE", "Int64": "BIGINT"}
 
@@ -66,16 +66,9 @@ def duckdb_day(cur, d: dt.date, paths: dict[str, str], out: Path, tag: str, lock
 
 def child_duckdb(cfg: dict) -> dict:
     """The DuckDB script: a queue of days, ``cfg["jobs"]`` threads on their own cursors."""
-    dummy_aws_env()
     from flatload import datasets
 
-    out = Path(cfg["data_dir"])
-    (out / "parquet" / "stocks" / "metrics").mkdir(parents=True, exist_ok=True)
-    client = None
-    if cfg["source"] == "s3":
-        from flatload.fetch.s3 import make_client
-
-        client = make_client(_settings(cfg, out))
+    out, client = peer_setup(cfg)
     t0 = time.perf_counter()
     con = _journal_con(out)
     todo: queue.Queue = queue.Queue()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psycopg
 
+from flatload.store import lock
+
 ADMIN = "flatload_admin"
 ADMIN_PASSWORD = "admin-secret"
 INSTALL_HINT = "apt-get install -y postgresql (Debian), or put initdb/pg_ctl on PATH"
@@ -119,16 +121,6 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop_stale(bindir: Path, user: str | None) -> None:
     """Stop and remove the servers of test sessions that were killed before their teardown."""
     for root in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
@@ -136,7 +128,7 @@ def stop_stale(bindir: Path, user: str | None) -> None:
             owner = int((root / "owner.pid").read_text())
         except (OSError, ValueError):
             continue
-        if not _alive(owner):
+        if not lock.process_alive(owner):
             PostgresServer(bindir, root, 0, user).stop()
 
 
