@@ -21,11 +21,7 @@ from ..store import db, fs
 
 
 def _journal(settings: Settings) -> Path:
-    fs.require_store(settings.data_dir)
-    if not settings.journal_path.exists():
-        raise ConfigError("no journal in this data directory yet", key=str(settings.data_dir),
-                          hint="run flatload load first")
-    return settings.journal_path
+    return fs.require_journal(settings.data_dir, settings.journal_path)
 
 
 @contextmanager

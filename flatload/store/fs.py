@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 from pathlib import Path
 
@@ -67,3 +68,20 @@ def require_store(data_dir: Path) -> None:
                           hint="check --data-dir / FLATLOAD_DATA_DIR (flatload load creates it)")
     if not data_dir.is_dir():
         raise ConfigError("the data directory is a file", key=str(data_dir), hint="point --data-dir at a directory")
+
+
+def require_journal(data_dir: Path, journal: Path) -> Path:
+    """For readers of the journal: ``journal`` must exist in an existing ``data_dir``."""
+    require_store(data_dir)
+    if not Path(journal).exists():
+        raise ConfigError("no journal in this data directory yet", key=str(data_dir), hint="run flatload load first")
+    return Path(journal)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes the renames inside it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 
-from .fs import storage_error
+from .fs import fsync_path, storage_error
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,14 +55,6 @@ def has_files(root: Path | str, folder: str) -> bool:
     return base.is_dir() and next(base.glob("date=*/*.parquet"), None) is not None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(frame: "pl.DataFrame", path: Path, compression_level: int = 2,
                  metadata: dict[str, str] | None = None) -> int:
     """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
@@ -81,7 +73,7 @@ def write_atomic(frame: "pl.DataFrame", path: Path, compression_level: int = 2,
             raise mapped from None
         raise
     # the rename itself must survive a power cut before the journal says "loaded"
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     return path.stat().st_size
 
 

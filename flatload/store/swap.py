@@ -26,7 +26,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .fs import storage_error
+from .fs import fsync_path, storage_error
 
 _HIDDEN = re.compile(r"^\.(date=\d{4}-\d{2}-\d{2})\.(tmp|new|old)-(.+)$")
 _RENAME_EXCHANGE = 2
@@ -56,15 +56,6 @@ def exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(b))
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder's fsync makes the renames inside it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PartitionBuild:

@@ -49,11 +49,7 @@ class Selection:
 
 def journal_path(settings: Settings) -> Path:
     """The journal file; ConfigError when the data directory or the journal is not there."""
-    fs.require_store(settings.data_dir)
-    if not settings.journal_path.exists():
-        raise ConfigError("no journal in this data directory yet", key=str(settings.data_dir),
-                          hint="run flatload load first")
-    return settings.journal_path
+    return fs.require_journal(settings.data_dir, settings.journal_path)
 
 
 def spool_dir(settings: Settings) -> tempfile.TemporaryDirectory:
