@@ -105,7 +105,7 @@ class Committer:
         return list(entries.values()), days
 
     def finish(self, outcome: str) -> None:
-        """Record the run's outcome; views over Parquet globs are (re)made now that files exist."""
+        """Record the run's outcome; a dataset that got its first files in this run gets its views now."""
         try:
             con = self.connect(wait_lock=True)
         except JournalLocked:
@@ -115,6 +115,7 @@ class Committer:
         try:
             journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                [f.to_dict() for f in self.summary.failed])
-            schema.apply_schema(con, self.settings.data_dir)
+            if not schema.views_complete(con, self.settings.data_dir):
+                schema.apply_schema(con, self.settings.data_dir)
         finally:
             con.close()

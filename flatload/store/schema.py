@@ -22,6 +22,13 @@ def _statements() -> Iterator[str]:
         yield from split_statements(path.read_text())
 
 
+def views_complete(con: duckdb.DuckDBPyConnection, data_dir: Path) -> bool:
+    """True when every dataset with partitions has its view: at a run's end, after the schema was applied at
+    its start, only a dataset's first files call for applying it again."""
+    have = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    return views.wanted(Path(data_dir) / "parquet") <= have
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, *, migrations: bool = True) -> list[str]:
     """Tables and journal views from sql/*.sql (each idempotent), migrations, the dataset views, then the
     analyst layer (the ``sessions`` calendar, views and macros from sql/analysis/).

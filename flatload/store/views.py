@@ -79,6 +79,11 @@ def compat_view(name: str, base: str, extra: str | None) -> str:
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {base}"
 
 
+def wanted(parquet_root: Path) -> set[str]:
+    """The dataset views a store with these partitions has once its schema is applied."""
+    return {ds.view for ds in REGISTRY.values() if partitions.has_files(parquet_root, ds.name)}
+
+
 def view_statements(parquet_root: Path, root_expr: str) -> list[str]:
     """The statements for every dataset that has partitions under ``parquet_root``."""
     out, made = [], set()
