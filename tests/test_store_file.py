@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -59,6 +60,43 @@ def test_views_work_in_the_cli_from_the_store_or_with_the_root_variable(loaded, 
     elsewhere = cli_query(tmp_path, "SELECT count(*) AS n FROM stocks_minute", str(settings.journal_path),
                           "-cmd", f"SET VARIABLE flatload_root = '{root}'")
     assert (elsewhere.returncode, elsewhere.stdout.split()) == (0, ["n", str(n)]), elsewhere.stderr
+
+
+def test_any_client_from_any_directory_after_a_copy_and_a_move(loaded, tmp_path):
+    """GUI clients (DBeaver, Metabase, R, notebooks) have no useful working directory: the views must not need one."""
+    settings, files = loaded
+    n = str(sum(len(oracle.read_rows(files[oracle.minute_key(d)])) for d in DST_SPRING))
+    count_sql = "SELECT count(*) AS n FROM stocks_minute"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def count(path: Path | str, cwd: Path = elsewhere) -> list[str]:
+        out = cli_query(cwd, count_sql, str(path))
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert count(settings.journal_path.resolve()) == ["n", n]
+    assert count(Path("..") / settings.data_dir.resolve().relative_to(tmp_path) / "flatload.duckdb") == ["n", n]
+    notebook = subprocess.run([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], "
+                               f"read_only=True); print(con.execute({count_sql!r}).fetchall()[0][0])",
+                               str(settings.journal_path.resolve())], cwd=elsewhere, capture_output=True, text=True)
+    assert (notebook.returncode, notebook.stdout.strip()) == (0, n), notebook.stderr
+    copy = tmp_path / "copy"
+    shutil.copytree(settings.data_dir, copy)
+    shutil.rmtree(settings.parquet_dir)  # a copy reading the original's files would now fail
+    assert count(copy / "flatload.duckdb") == ["n", n]
+    moved = tmp_path / "moved"
+    copy.rename(moved)
+    assert count(moved / "flatload.duckdb") == ["n", n]
+    # ATTACHed to another database, the file cannot tell where it is: the error names the statement to run
+    attach = f"ATTACH '{moved / 'flatload.duckdb'}' AS store (READ_ONLY); SELECT count(*) AS n FROM store.stocks_minute"
+    in_memory = [duckdb_cli(), "-csv", "-c", attach]
+    lost = subprocess.run(in_memory, cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert lost.returncode == 1
+    assert "run SET VARIABLE flatload_root = '" in lost.stderr and "(the store's directory) first" in lost.stderr
+    pointed = subprocess.run([*in_memory[:2], "-cmd", f"SET VARIABLE flatload_root = '{moved.as_posix()}'",
+                              *in_memory[2:]], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert (pointed.returncode, pointed.stdout.split()) == (0, ["n", n]), pointed.stderr
 
 
 def _sql(data_dir: Path, sql: str, *extra: str):

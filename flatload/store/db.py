@@ -3,9 +3,9 @@
 The file is kept in DuckDB's v1.0.0 storage format (storage version 64), which every
 DuckDB from 0.10 on reads: the DuckDB CLI, DBeaver, R and older Python clients open it
 even when flatload itself runs a newer DuckDB. Views over the Parquet partitions never
-store an absolute path: they read ``getvariable('flatload_root')`` (which flatload sets
-on every connection it opens) or, when unset, the directory the client runs in. A copied
-or moved store therefore reads its own partitions and never another store's.
+store an absolute path, so a copied or moved store reads its own partitions and never
+another store's. They find the store as :func:`root_expr` says, without depending on the
+client's working directory (GUI clients have none worth the name).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from ..errors import ConfigError, JournalLocked
+from ..settings import JOURNAL_NAME
 from .fs import storage_error
 
 #: written by DuckDB 0.10 through 1.x as their default; readable by every later release
@@ -28,7 +29,6 @@ STORAGE_VERSION = "v1.0.0"
 STORAGE_VERSION_NUMBER = 64
 #: the DuckDB variable the views read their root directory from
 ROOT_VARIABLE = "flatload_root"
-ROOT_EXPR = f"coalesce(getvariable('{ROOT_VARIABLE}'), '.')"
 _HEADER = struct.Struct("<8x4sQ")
 # "... Conflicting lock is held in /usr/bin/python3 (PID 1234). See also ..." (a read-only holder
 # adds "However, you would be able to open this database in read-only mode ..." before "See also")
@@ -61,6 +61,26 @@ def storage_version(path: Path) -> int | None:
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def root_expr(known_root: Path | None = None) -> str:
+    """The SQL expression (a constant, so a table function takes it) for the store directory a view reads.
+
+    In order: ``getvariable('flatload_root')`` (flatload sets it on each connection; a user may set it);
+    else the directory of the database file itself, which DuckDB reveals through its default
+    ``temp_directory`` (``<file>.tmp`` beside the file, whatever the client's working directory: the
+    CLI, DBeaver, R, a notebook); else, when that cannot tell (the file was ATTACHed to another
+    database, renamed, or the client set its own temp directory), an error naming the one statement
+    that re-points the views. ``known_root``, where the store was when the views were made, is only
+    quoted in that message as the likely answer: it is never read.
+    """
+    temp = "current_setting('temp_directory')"
+    where = Path(known_root).resolve().as_posix() if known_root is not None else "/path/to/store"
+    message = (f"flatload: this DuckDB session cannot tell where the store's Parquet files are (the file was "
+               f"attached, renamed or temp_directory was set): run SET VARIABLE {ROOT_VARIABLE} = '{where}' "
+               f"(the store's directory) first")
+    return (f"coalesce(getvariable('{ROOT_VARIABLE}'), CASE WHEN parse_filename({temp}) = '{JOURNAL_NAME}.tmp' "
+            f"THEN coalesce(nullif(parse_dirpath({temp}), ''), '.') ELSE error({_sql_literal(message)}) END)")
 
 
 def set_root(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from . import macros, migrate, sessions, views
-from .db import ROOT_EXPR
+from .db import root_expr
 from .ddl import sql_dir, split_statements
 
 
@@ -40,7 +40,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection, data_dir: Path, *, migrations: 
     for body in _statements():
         con.execute(body)
     done = migrate.migrate(con, Path(data_dir) / "parquet") if migrations else []
-    for body in views.view_statements(Path(data_dir) / "parquet", ROOT_EXPR):
+    for body in views.view_statements(Path(data_dir) / "parquet", root_expr(data_dir)):
         con.execute(body)
     # the analyst layer's views read day_status as the migrations leave it, and the dataset views
     if migrations or migrate.schema_version(con) >= migrate.SCHEMA_VERSION:
