@@ -3,10 +3,13 @@ what was committed kept, and a rerun resumes. Real tmpfs mounts in a private mou
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 from pathlib import Path
 
 from flatload import sample
+from flatload.store.fs import RESERVE_BYTES, RESERVE_NAME
 from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace, tmpfs, used_bytes
 from tests.helpers.store import journal_rows
 
@@ -91,3 +94,41 @@ def test_a_read_only_data_dir_is_one_line_and_exit_5(tmp_path):
     assert results["ro_new"][2] == (f"Error: {ro_root / 'data'}: cannot create the data directory: the file system is "
                                     "read-only (point --data-dir at a writable directory)\n")
     assert results["ro_new"][0] == 5
+
+
+def test_a_full_disk_at_the_journals_commit_is_exit_5_one_line_and_the_run_is_recorded_failed(tmp_path):
+    """The partitions have room, the journal's WAL does not: one line, exit 5, the run 'failed' (not 'killed'),
+    committed days kept, and a rerun on a larger disk completes with the same journal."""
+    mirror = _mirror(tmp_path)
+    ref, empty = tmp_path / "ref", tmp_path / "empty"
+    weekend = flatload("load", "--start", "2024-03-02", "--end", "2024-03-03", "--mirror", str(mirror),
+                       "--data-dir", str(empty), "--no-rest", "-q")  # no session: a journal with its schema only
+    ran = run_in_namespace([Step(weekend, "empty"), Step(_load(mirror, ref), "ref")], tmp_path / "out", _env())
+    assert ran["ref"][0] == ran["empty"][0] == 0, ran
+    empty_journal = used_bytes([empty / "flatload.duckdb"])
+    data, kept = tmp_path / "data", tmp_path / "kept"
+    data.mkdir()
+    kept.mkdir()
+    room = empty_journal + RESERVE_BYTES + 128 * 1024  # the run starts; its commits do not fit
+    results = run_in_namespace([
+        tmpfs(data, room),
+        Step(f"mkdir {data / 'parquet'}"),
+        tmpfs(data / "parquet", 256 << 20),  # the partitions' own disk has room
+        Step(_load(mirror, data), "full"),
+        Step(flatload("status", "--json", "--data-dir", str(data)), "status"),
+        Step(f"mount -o remount,size=256m {data}"),
+        Step(_load(mirror, data), "rerun"),
+        Step(_load(mirror, data), "again"),
+        Step(f"cp -a {data}/. {kept}"),  # the tmpfs goes with the namespace
+    ], tmp_path / "out", _env())
+    code, out, err = results["full"]
+    assert code == 5, (out, err)
+    assert re.fullmatch(rf"Error: {re.escape(str(data / 'flatload.duckdb'))}: no space left on the device while "
+                        r"trying to (commit to the journal|record the run in the journal) \(free some space \(or "
+                        r"move --data-dir\), then rerun: committed days are kept\)\n", err), err
+    runs = json.loads(results["status"][1])["runs"]
+    assert runs[0]["state"] == "failed", runs[0]
+    assert results["rerun"][0] == 0, results["rerun"]
+    assert results["again"][1].startswith("load: 0 day(s) loaded, 3 skipped, 0 failed;")
+    assert journal_rows(_Store(kept)) == journal_rows(_Store(ref))
+    assert not (kept / RESERVE_NAME).exists()  # the room set aside is given back when a run ends

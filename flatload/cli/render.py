@@ -64,7 +64,8 @@ def render_status(report: dict) -> str:
                         for k, v in r["arguments"].items() if v not in (None, False, [], ""))
         lines.append(f"  {r['run_id']}  {r['command']:<7} {r['state']:<11} done {r['done']} failed {r['failed']} "
                      f"skipped {r['skipped']} of {r['planned']}  {r['rows']:,} rows  {_dur(r['duration_s'])}  {args}")
-        lines.extend(f"      ! {e['date']} {e['error']}" for e in r["errors"][:3])
+        # a run-wide error (the journal could not be written) has no date
+        lines.extend(f"      ! {e['date'] or 'run:'} {e['error']}" for e in r["errors"][:3])
         if len(r["errors"]) > 3:
             lines.append(f"      … and {len(r['errors']) - 3} more (--json lists them)")
     lines += _ranges("failed days (last error):", report["failed_ranges"], report["limit"])

@@ -5,7 +5,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from .. import datasets as registry
@@ -145,8 +145,12 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
     arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
                  "force": settings.force, "workers": settings.workers}
     # a dry run writes nothing, not even the lock file, and leaves temp files to the next real run
-    with nullcontext() if settings.dry_run else run_lock(settings.data_dir, command) as held:
+    lock = nullcontext() if settings.dry_run else run_lock(settings.data_dir, command)
+    with lock as held, ExitStack() as stack:
         if not settings.dry_run:
+            # room to record the run's end should the disk fill (freed then, and when the run ends)
+            fs.reserve_room(settings.data_dir)
+            stack.callback(fs.release_room, settings.data_dir)
             partitions.clean_temp(settings.parquet_dir)
             # a journal written by an older flatload in a newer DuckDB format becomes readable again
             db.ensure_storage_format(settings.journal_path, settings.lock_timeout)
@@ -161,13 +165,14 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
             plan = dry_plan(groups, settings, listing, rest_scope)
         else:
             con = db.connect(settings.journal_path, settings.lock_timeout)
-            try:
-                advice += schema.apply_schema(con, settings.data_dir)
-                journal.mark_abandoned_runs(con)
-                plan = make_plan(groups, settings, listing, con, rest_scope)
-                journal.start_run(con, run_id, command, arguments, os.getpid())
-            finally:
-                con.close()
+            with db.writing(settings.journal_path, "prepare the journal"):
+                try:
+                    advice += schema.apply_schema(con, settings.data_dir)
+                    journal.mark_abandoned_runs(con)
+                    plan = make_plan(groups, settings, listing, con, rest_scope)
+                    journal.start_run(con, run_id, command, arguments, os.getpid())
+                finally:
+                    con.close()
         plan.notes.extend(notes or [])
         summary = LoadSummary(run_id=run_id, command=command, planned=sum(len(g.days) for g in groups), plan=plan,
                               dry_run=settings.dry_run, datasets=[d.name for g in groups for d in g.datasets], skipped=list(plan.skipped), notes=list(plan.notes),

@@ -7,6 +7,7 @@ wait up to ``--lock-timeout``, then it stops with finished partitions kept.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +15,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from .. import datasets as registry
-from ..errors import JournalLocked
+from ..errors import FlatloadError, JournalLocked, StorageError
 from ..settings import Settings
-from ..store import db, journal, recovery, schema
-from ..store.fs import storage_error
+from ..store import db, fs, journal, recovery, schema
 from ..store.ledger import LedgerEntry, scope_text
 from ..store.runlog import RunLog
 from ..tasks.model import TaskResult
@@ -25,6 +25,7 @@ from .summary import DayFailure, LoadSummary
 
 #: once a signal came in, the final commit waits only this long (s) for a journal held elsewhere
 INTERRUPTED_LOCK_WAIT = 2.0
+log = logging.getLogger("flatload")
 
 
 @dataclass
@@ -65,15 +66,11 @@ class Committer:
             con = self.connect(wait_lock)
         except JournalLocked as exc:
             return exc if wait_lock else None
-        try:
-            self._commit_pending(con)
-        except duckdb.Error as exc:
-            mapped = storage_error(exc, self.settings.journal_path, "commit to the journal")
-            if mapped is None:
-                raise
-            raise mapped from None
-        finally:
-            con.close()
+        with db.writing(self.settings.journal_path, "commit to the journal"):
+            try:
+                self._commit_pending(con)
+            finally:
+                con.close()  # a checkpoint at close writes too
         self.last_commit = time.monotonic()
         self.runlog.write(self.state() if self.state else self.summary.to_dict(), state="running")
         return None
@@ -112,10 +109,32 @@ class Committer:
             if self.summary.interrupted:
                 return  # the journal still says 'running': the next start records the run as killed
             raise
+        with db.writing(self.settings.journal_path, "record the run in the journal"):
+            try:
+                journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
+                                   [f.to_dict() for f in self.summary.failed])
+                if not schema.views_complete(con, self.settings.data_dir):
+                    schema.apply_schema(con, self.settings.data_dir)
+            finally:
+                con.close()
+
+    def record_failure(self, exc: StorageError) -> None:
+        """The disk filled: free the room the run set aside, then record the run as failed (not 'killed').
+
+        Committed days stay; finished but uncommitted ones keep their partitions and recovery records,
+        which the next run commits without refetching. Best effort: if even this cannot be written,
+        the next run records this one as killed.
+        """
+        fs.release_room(self.settings.data_dir)
         try:
-            journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
-                               [f.to_dict() for f in self.summary.failed])
-            if not schema.views_complete(con, self.settings.data_dir):
-                schema.apply_schema(con, self.settings.data_dir)
-        finally:
-            con.close()
+            con = self.connect(wait_lock=False)
+            try:
+                # the WAL entry is the record; a checkpoint at close would need new blocks the disk lacks
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
+                why = {"date": None, "key": exc.key, "error": exc.message, "hint": exc.hint}
+                journal.finish_run(con, self.summary.run_id, "failed", self.summary.counts(),
+                                   [*(f.to_dict() for f in self.summary.failed), why])
+            finally:
+                con.close()
+        except (duckdb.Error, FlatloadError) as err:
+            log.warning("cannot record run %s as failed in the journal: %s", self.summary.run_id, err)

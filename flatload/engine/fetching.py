@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..store import spool
+from ..store.fs import storage_error
 from ..tasks.model import FileTask, Task
 from ..fetch.source import Source
 
@@ -92,6 +93,9 @@ class FetchStage:
         path = spool.new_path(self.data_dir, f.key)
         try:
             self.source.download(f.key, f.obj.size, f.obj.etag, dest=path)
+        except OSError as exc:  # the spool's disk, not the download: a full disk stops the run like a partition's
+            spool.remove(path)
+            raise (storage_error(exc, path, "spool a download") or exc) from None
         except BaseException:
             spool.remove(path)
             raise

@@ -122,7 +122,7 @@ class Runner:
                 if self._stopping():
                     stage.cancel()
                 if time.monotonic() - c.last_commit >= COMMIT_EVERY:
-                    c.commit(wait_lock=False)
+                    self._commit_now()
             self._wind_down(pool, broken)
         return broken
 
@@ -244,7 +244,7 @@ class Runner:
         if not got and not left and broken is None and self.stop is None:
             # idle workers exit while the last days commit
             pool.begin_shutdown()  # type: ignore[attr-defined]
-            c.commit(wait_lock=False)
+            self._commit_now()
         if got:
             self.summary.interrupted = got[0]
             self.summary.not_started = sorted(self.dropped + left)
@@ -263,9 +263,7 @@ class Runner:
             locked = c.commit(wait_lock=True)
             summary.warnings.extend(summary.symbol_warnings())
         except StorageError as exc:  # the journal cannot take the commit (disk full): finished days stay in Parquet
-            self.reporter.close()
-            summary.stopped_by, summary.stop_code = exc.one_line(), exc.exit_code
-            self.runlog.write(self._state(), state="failed")
+            self._storage_failed(exc)
             raise
         self.reporter.close()
         if locked is not None and got:
@@ -280,4 +278,22 @@ class Runner:
         self.runlog.write(self._state(), state=outcome)
         if locked is not None:
             raise locked
-        c.finish(outcome)
+        try:
+            c.finish(outcome)
+        except StorageError as exc:
+            self._storage_failed(exc)
+            raise
+
+    def _commit_now(self) -> None:
+        """Commit what is pending without waiting for the journal; a full disk stops the run (the days wait)."""
+        try:
+            self.committer.commit(wait_lock=False)
+        except StorageError as exc:
+            self.stop = self.stop or exc
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        """The journal cannot be written (disk full): the run ends 'failed' in the journal and its run file."""
+        self.reporter.close()
+        self.summary.stopped_by, self.summary.stop_code = exc.one_line(), exc.exit_code
+        self.committer.record_failure(exc)
+        self.runlog.write(self._state(), state="failed")

@@ -165,6 +165,19 @@ def ensure_storage_format(path: Path, lock_timeout: float = 0.0) -> bool:
 
 
 @contextmanager
+def writing(path: Path, action: str) -> Iterator[None]:
+    """Turn a DuckDB error that is really the file system's (a full disk at the WAL or a checkpoint, a
+    read-only mount) into the StorageError naming the journal; other DuckDB errors pass unchanged."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        mapped = storage_error(exc, path, action)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """BEGIN … COMMIT, rolled back on any exception."""
     con.execute("BEGIN TRANSACTION")

@@ -85,3 +85,31 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: room a load sets aside in its data directory, freed when the disk fills so that the run can still
+#: record how it ended (a journal WAL entry and the run file need a few KB; DuckDB's blocks are 256 KB)
+RESERVE_BYTES = 1 << 20
+RESERVE_NAME = ".flatload.reserve"
+
+
+def reserve_room(data_dir: Path) -> None:
+    """Set aside :data:`RESERVE_BYTES` in ``data_dir``; DiskFull when even that much is not free.
+
+    Random bytes, not zeros or a sparse file: a compressing or deduplicating file system would
+    otherwise hold no room at all.
+    """
+    path = Path(data_dir) / RESERVE_NAME
+    try:
+        with open(path, "wb") as fh:
+            fh.write(os.urandom(RESERVE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise (storage_error(exc, data_dir, "set aside room to record the run") or exc) from None
+
+
+def release_room(data_dir: Path) -> None:
+    """Free the room :func:`reserve_room` set aside (nothing if there is none)."""
+    (Path(data_dir) / RESERVE_NAME).unlink(missing_ok=True)

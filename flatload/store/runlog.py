@@ -26,6 +26,7 @@ class RunLog:
         self._written = 0.0
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self._warned = False
 
     def write(self, summary: dict, state: str) -> None:
         """Replace the run's file with ``summary`` (the run's state, as a dict) and ``state`` (atomic rename)."""
@@ -63,7 +64,9 @@ class RunLog:
             os.replace(tmp, self.path)
         except OSError as exc:  # a full disk must not end the run: the journal keeps the record
             tmp.unlink(missing_ok=True)
-            log.warning("cannot update %s: %s", self.path, exc.strerror or exc)
+            if not self._warned:  # once: a full disk fails every rewrite, a line a second says nothing new
+                log.info("cannot update %s: %s", self.path, exc.strerror or exc)
+            self._warned = True
 
 
 def read_runs(runs_dir: Path, limit: int = 10) -> list[dict]:
