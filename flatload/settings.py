@@ -45,6 +45,22 @@ def default_workers() -> int:
 _URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)\S*@")  # greedy: a raw @ in a password is masked too
 
 
+#: the databases ``sync`` writes to, by URL scheme (SQLAlchemy's, with any driver after a ``+``)
+SYNC_SCHEMES = ("sqlite", "postgresql", "postgres")
+_SCHEME = re.compile(r"^([A-Za-z][\w.-]*?)(?:\+[\w.-]+)?://")
+
+
+def sync_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a sync target (checked before any work, without importing the drivers), or None."""
+    m = _SCHEME.match(url.strip())
+    if m is None:
+        return f"{hide_password(url)!r} is not a database URL (write it like sqlite:///trading_journal.db or " \
+               "postgresql://user@host/db)"
+    if m.group(1).lower() not in SYNC_SCHEMES:
+        return f"{hide_password(url)!r}: flatload syncs to SQLite or PostgreSQL, not {m.group(1)}"
+    return None
+
+
 def hide_password(url: str) -> str:
     """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db`` (any text: no parsing needed)."""
     return _URL_PASSWORD.sub(r"\1***@", url)

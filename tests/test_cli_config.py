@@ -287,3 +287,34 @@ def test_no_rest_is_a_flag_over_the_file(tmp_path):
     (tmp_path / "empty").mkdir()
     flag = run_cli("config", "show", "--config", str(config), "--no-rest", cwd=tmp_path / "empty")
     assert shown(flag.stdout)["rest.enabled"] == ("false", "flag --no-rest")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[sync]\nto = "mysql://trader@db/journal"\n',
+     "{f}:2: sync.to: 'mysql://trader@db/journal': flatload syncs to SQLite or PostgreSQL, not mysql"),
+    ('[sync]\nto = "trading_journal.db"\n',
+     "{f}:2: sync.to: 'trading_journal.db' is not a database URL (write it like sqlite:///trading_journal.db or "
+     "postgresql://user@host/db)"),
+    ('[run]\nsymbols = ["AAPL", 5]\n', '{f}:2: run.symbols: element 2 of the list is a whole number (5), not a '
+                                       'string (quote it: "5")'),
+])
+def test_every_configured_value_is_checked_before_any_work(tmp_path, s3_endpoint, bucket, text, message):
+    upload_days(s3_endpoint, bucket, [D1], n_tickers=3)
+    config = write_config(tmp_path / "flatload.toml", text)
+    data = tmp_path / "d"
+    for command in (["config", "show"], ["load", f"--start={D1}", f"--end={D1}", "--endpoint-url", s3_endpoint,
+                                         "--bucket", bucket]):
+        result = run_cli(*command, "--config", str(config), "--data-dir", str(data),
+                         env={"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
+        assert (result.exit_code, result.stderr) == (2, f"Error: {message.format(f=config)}\n"), result.output
+    assert not data.exists()  # nothing was loaded first
+
+
+def test_a_sync_url_flag_sync_cannot_use_fails_before_the_load(tmp_path, s3_endpoint, bucket):
+    upload_days(s3_endpoint, bucket, [D1], n_tickers=3)
+    result = run_cli("load", f"--start={D1}", f"--end={D1}", "--endpoint-url", s3_endpoint, "--bucket", bucket,
+                     "--data-dir", str(tmp_path / "d"), "--sync-to", "mysql://x@db/j",
+                     env={"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: --sync-to: 'mysql://x@db/j': flatload syncs to SQLite or PostgreSQL, not mysql\n")
+    assert not (tmp_path / "d").exists()

@@ -173,8 +173,10 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path, how):
                                        "got a boolean (true)"),
     ("[rest]\nenabled = \"no\"\n", "{f}:2: rest.enabled: expected true or false, got a string ('no')"),
     ("[source]\nbucket = \"\"\n", "{f}:2: source.bucket: is empty (leave the key out for the default)"),
-    ("[run]\nsymbols = [1, 2]\n", "{f}:2: run.symbols: expected a list of strings or a comma-separated string, "
-                                  "got a list"),
+    ("[run]\nsymbols = [1, 2]\n", '{f}:2: run.symbols: element 1 of the list is a whole number (1), not a string '
+                                  '(quote it: "1")'),
+    ("[run]\nsymbols = {a = 1}\n", "{f}:2: run.symbols: expected a list of strings or a comma-separated string, "
+                                  "got a table"),
     ("[run]\ndatasets = \"stocks,nope\"\n", "{f}:2: run.datasets: unknown dataset 'nope' (known: "
                                             "stocks/minute_aggs, "),
     ("workers = 4\n", "{f}:1: workers: a key outside any section (put it under [run])"),

@@ -147,6 +147,11 @@ def _flag_layer(given: Mapping[str, Any], names: Mapping[str, str]) -> _Layer:
                 continue
         elif spec.kind == "path" and isinstance(value, str):
             value = Path(value)
+        elif spec.kind == "url" and isinstance(value, str):
+            try:  # a URL sync cannot use fails now, not after the load it follows
+                value = from_text(spec, value)
+            except Invalid as exc:
+                raise ConfigError(f"{names.get(name) or spec.flag}: {exc}") from None
         layer[name] = (value, Origin("flag", names.get(name) or spec.flag or name))
     return layer
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..settings import DEFAULT_BUCKET, DEFAULT_ENDPOINT, DEFAULT_REST_URL, hide_password
+from ..settings import DEFAULT_BUCKET, DEFAULT_ENDPOINT, DEFAULT_REST_URL, hide_password, sync_url_problem
 from ..universe import parse_symbols
 
 #: the file's sections, in the order the template and ``config show`` list them, with what each holds
@@ -146,7 +146,9 @@ def flag_help(name: str, what: str) -> str:
 def from_text(spec: Setting, text: str) -> Any:
     """An environment variable's text as the setting's value."""
     kind = spec.kind
-    if kind in ("str", "path", "url"):
+    if kind == "url":
+        return _url(text)
+    if kind in ("str", "path"):
         return Path(text) if kind == "path" else text
     if kind == "symbols":
         value = parse_symbols(text)
@@ -173,14 +175,18 @@ def from_toml(spec: Setting, value: Any, base: Path) -> Any:
     if kind in ("str", "path", "url"):
         text = _expect_text(spec, value)
         if kind == "url":
-            return _sqlite_from(text, base)
+            return _sqlite_from(_url(text), base)
         return base / Path(text).expanduser() if kind == "path" else text
     if kind == "bool":
         if not isinstance(value, bool):
             raise Invalid(f"expected true or false, got {_kind_of(value)}{_echo(spec, value)}")
         return value
     if kind in ("symbols", "datasets"):
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if isinstance(value, list):
+            bad = next(((i, v) for i, v in enumerate(value, 1) if not isinstance(v, str)), None)
+            if bad is not None:
+                raise Invalid(f"element {bad[0]} of the list is {_kind_of(bad[1])} ({bad[1]!r}), not a string "
+                              f"(quote it: \"{bad[1]}\")")
             value = ",".join(value)
         if not isinstance(value, str):
             raise Invalid(f"expected a list of strings or a comma-separated string, got {_kind_of(value)}")
@@ -201,6 +207,13 @@ def _sqlite_from(url: str, base: Path) -> str:
 
 
 _SQLITE_RELATIVE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)([^?]+)(\?.*)?$")
+
+
+def _url(text: str) -> str:
+    problem = sync_url_problem(text)
+    if problem is not None:
+        raise Invalid(problem)
+    return text
 
 
 def _expect_text(spec: Setting, value: Any) -> str:
