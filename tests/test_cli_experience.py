@@ -146,6 +146,16 @@ def test_help_says_what_is_required_and_explains_every_option():
         assert undocumented == [], (command, undocumented)
 
 
+@pytest.mark.parametrize(("start", "end", "what"), [("2024-03-09", "2024-03-10", "a weekend"),
+                                                     ("2024-07-04", "2024-07-04", "a holiday")])
+def test_a_range_without_a_session_says_so(tmp_path, s3_endpoint, bucket, start, end, what):
+    result = run("load", f"--start={start}", f"--end={end}", "--no-rest", "-q",
+                 *src(s3_endpoint, bucket, tmp_path / "d"))
+    assert result.exit_code == 0, what
+    assert result.stderr == f"note: stocks: {start}..{end} holds no session (XNYS sessions, New York): nothing to load\n"
+    assert result.stdout.startswith("load: 0 day(s) loaded, 0 skipped, 0 failed;")
+
+
 def test_a_30_year_range_is_clipped_and_summarized(tmp_path, s3_endpoint, bucket):
     upload_days(s3_endpoint, bucket, [D1], n_tickers=8)
     data = tmp_path / "d"

@@ -85,6 +85,10 @@ def test_broken_gzip_objects_fail_their_day_and_load_once_replaced(s3_endpoint, 
     # the failures are recorded; nothing of theirs reached the journal or the Parquet store
     status = dict(query(settings, "SELECT trade_date, status FROM day_status WHERE dataset = 'stocks/minute_aggs'"))
     assert status == {d1: "failed", d2: "failed", d3: "failed", d4: "failed", d5: "suspect", d6: "flatfile"}
+    # the day file of d1 is fine: its status names the dataset whose file is bad, not the minute file as its own
+    detail = dict(query(settings, "SELECT dataset, detail FROM day_status WHERE trade_date = ?", [d1]))
+    assert detail["stocks/minute_aggs"] == failed[d1].line()
+    assert detail["stocks/day_aggs"] == f"not loaded: stocks/minute_aggs failed: {failed[d1].line()}"
     assert journal_rows(settings, f"trade_date < DATE '{d5}'") == []
     assert not any(f"date={d}" in p for p in parquet_files(settings) for d in (d1, d2, d3, d4))
     # the header-only minute file: the day's rows come from the day file, extended hours stay NULL

@@ -48,7 +48,10 @@ def clip(family: Family, first: dt.date, start: dt.date, end: dt.date,
         notes.append(f"{family.name}: {max(start, latest + dt.timedelta(days=1))}..{end} has not closed yet "
                      f"(latest complete day: {latest}): not loaded")
     lo, hi = max(start, first), min(end, latest)
-    return (family.calendar.days(lo, hi) if lo <= hi else []), notes
+    days = family.calendar.days(lo, hi) if lo <= hi else []
+    if lo <= hi and not days:  # a weekend or a holiday: "0 day(s) loaded" alone would look like a failure
+        notes.append(f"{family.name}: {lo}..{hi} holds no session ({family.calendar.name}): nothing to load")
+    return days, notes
 
 
 def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | None = None, *,

@@ -98,7 +98,9 @@ class Committer:
             scope = scope_text(self.settings.symbols)
             if owner is not None:
                 entries[f.key] = LedgerEntry(f.key, owner, f.date, None, None, None, 0, 0, 0, "failed", f.line(), scope)
-            days.extend((ds, f.date, f.line(), scope) for ds in f.datasets)
+            # a day's datasets load together: the others did not fail of their own, say whose file did
+            days.extend((ds, f.date, f.line() if owner in (None, ds) else f"not loaded: {owner} failed: {f.line()}",
+                         scope) for ds in f.datasets)
         return list(entries.values()), days
 
     def finish(self, outcome: str) -> None:
