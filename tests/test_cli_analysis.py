@@ -111,11 +111,16 @@ def test_errors_exit_codes_and_messages(data, args, code, message):
     (["AAPL", "--start", "2024-3-8x"], "'2024-3-8x' is not a date like 2024-03-11"),
     (["AAPL", "--start", D1, "--session", "night"], "'night' is not one of 'regular', 'extended', 'all'"),
     (["AAPL", "--start", D1, "--format", "parquet"], "--format parquet writes a file: add --out FILE.parquet"),
+    (["AAPL", "--start", D1, "--out", "a.xlsx"], "--out a.xlsx: bars writes .csv, .json, .parquet, .pq, .txt files, "
+                                                 "not .xlsx; name the file with one of those suffixes, or say "
+                                                 "--format csv to write CSV under that name"),
 ])
-def test_usage_errors_exit_2(data, args, message):
+def test_usage_errors_exit_2(data, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a refused --out must leave no file behind
     result = run("bars", *args, "--data-dir", data)
     assert result.exit_code == 2
     assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_no_store(tmp_path):

@@ -143,6 +143,16 @@ def test_sql_errors_and_a_missing_store_are_one_line_exit_2(loaded, tmp_path):
                               "FLATLOAD_DATA_DIR (flatload load creates it))\n")
 
 
+def test_a_dataset_not_loaded_is_named_with_the_command_that_loads_it(loaded):
+    settings, _ = loaded
+    ticks = _sql(settings.data_dir, "SELECT count(*) FROM stocks_trades")
+    assert (ticks.exit_code, ticks.stderr) == (2, "Error: stocks_trades: the dataset stocks/trades is not loaded in "
+                                                  "this store (its view appears with its first day) (flatload load "
+                                                  "--datasets stocks/trades --start DATE --end DATE)\n")
+    typo = _sql(settings.data_dir, "SELECT count(*) FROM stocks_trade")
+    assert typo.exit_code == 2 and typo.stderr.startswith("Error: Catalog Error: Table with name stocks_trade does ")
+
+
 def test_a_store_of_flatload_0_1_is_upgraded_in_place(loaded, tmp_path):
     settings, _ = loaded
     old = tmp_path / "v01"

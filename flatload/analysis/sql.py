@@ -7,6 +7,7 @@ always gets in; one that fails at once ("Conflicting lock") only hit a commit.
 """
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,7 +41,27 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | N
         return pl.from_arrow(con.sql(sql, params=list(params or [])).to_arrow_table())  # type: ignore[return-value]
     except duckdb.Error as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise QueryError(text, hint="check the query; `flatload sql \"SHOW TABLES\"` lists what there is") from None
+        raise (_not_loaded(text) or QueryError(text, hint="check the query; `flatload sql \"SHOW TABLES\"` lists "
+                                                         "what there is")) from None
+
+
+_NO_TABLE = re.compile(r"Table with name (\w+) does not exist")
+
+
+def _not_loaded(text: str) -> QueryError | None:
+    """A dataset's view is made with its first files: a query of one not loaded yet says so, and how to load it."""
+    from ..datasets import REGISTRY
+    from ..store.views import COMPAT_VIEWS
+
+    m = _NO_TABLE.search(text)
+    if m is None:
+        return None
+    name = COMPAT_VIEWS.get(m.group(1), (m.group(1),))[0]
+    ds = next((d for d in REGISTRY.values() if d.view == name), None)
+    if ds is None:
+        return None
+    return QueryError(f"{m.group(1)}: the dataset {ds.name} is not loaded in this store (its view appears with its "
+                      f"first day)", hint=f"flatload load --datasets {ds.name} --start DATE --end DATE")
 
 
 def query(sql: str, settings: Settings, params: Sequence[object] | None = None) -> pl.DataFrame:

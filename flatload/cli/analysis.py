@@ -57,6 +57,10 @@ def _format(fmt: str | None, out: Path | None) -> str:
             raise click.UsageError("--format parquet writes a file: add --out FILE.parquet")
         return fmt
     if out is not None:
+        if out.suffix and out.suffix.lower() not in SUFFIX_FORMATS:  # CSV in a.xlsx would open as garbage
+            known = ", ".join(sorted(SUFFIX_FORMATS))
+            raise click.UsageError(f"--out {out}: bars writes {known} files, not {out.suffix}; name the file with "
+                                   f"one of those suffixes, or say --format csv to write CSV under that name")
         return SUFFIX_FORMATS.get(out.suffix.lower(), "csv")
     return "table" if sys.stdout.isatty() else "csv"
 
