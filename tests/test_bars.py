@@ -22,7 +22,7 @@ from flatload.analysis.minutes import NoBars
 from flatload.analysis.sql import query
 from flatload.cli.render import iso_times
 from flatload.errors import ConfigError
-from tests.helpers import analysis_store, bars_oracle
+from tests.helpers import analysis_store, bars_oracle, oracle
 from tests.helpers.days import DST_SPRING, EARLY_CLOSES
 
 DAYS = analysis_store.DAYS
@@ -205,3 +205,37 @@ def test_bad_arguments_are_config_errors(store, kwargs, message):
     with pytest.raises(ConfigError) as err:
         flatload.bars("AAPL", settings=settings, **args)
     assert message in err.value.one_line()
+
+
+def test_day_bars_from_the_day_file_are_the_vendors_day_bars(store):
+    """--day-source day-file: the day file's values as they are (the journal's close and volume), one bar per
+    session starting where a 1d bar of the minutes starts."""
+    settings, files = store
+    start, end = DST_SPRING[0], dt.date(2024, 3, 12)
+    got = iso_times(flatload.bars("AAPL", start, end, every="1d", day_source="day-file", settings=settings))
+    from_minutes = iso_times(flatload.bars("AAPL", start, end, every="1d", settings=settings))
+    days = [d for d in DAYS if start <= d <= end]
+    want = [next(r for r in oracle.read_rows(files[oracle.day_key(d)]) if r["ticker"] == "AAPL") for d in days]
+    assert got["window_start"].to_list() == from_minutes["window_start"].to_list()
+    assert len(want) == got.height == 3
+    for col in ("open", "high", "low", "close", "volume"):
+        assert got[col].to_list() == [float(r[col]) for r in want], col
+    assert got["transactions"].to_list() == [r["transactions"] for r in want]
+    assert got["vwap"].null_count() == got.height  # day files carry no VWAP
+    journal = query("SELECT close_price, day_volume FROM journal WHERE symbol = 'AAPL' AND trade_date "
+                    f"BETWEEN DATE '{start}' AND DATE '{end}' ORDER BY trade_date", settings)
+    assert journal["close_price"].to_list() == got["close"].to_list()
+    assert journal["day_volume"].to_list() == got["volume"].to_list()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"every": "1h", "day_source": "day-file"}, "the day file holds one bar per day: --day-source day-file needs "
+                                                "--every 1d"),
+    ({"every": "1d", "day_source": "day-file", "session": "all"}, "a day file's bar covers the vendor's whole day: "
+                                                                 "--session does not apply to it"),
+    ({"every": "1d", "day_source": "hourly"}, "day source 'hourly' is not one of minutes, day-file"),
+])
+def test_day_source_misuse(store, kwargs, message):
+    with pytest.raises(ConfigError) as exc:
+        flatload.bars("AAPL", DST_SPRING[0], DST_SPRING[0], settings=store[0], **kwargs)
+    assert exc.value.message == message

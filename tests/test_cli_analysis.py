@@ -59,7 +59,7 @@ def test_json_records_and_indicator_columns(data):
     result = run("bars", "AAPL", "--start", D1, "--every", "1d", "--format", "json", "--indicators", "sma:2,vwap",
                  "--data-dir", data)
     assert result.exit_code == 0, result.output
-    records = json.loads(result.output)
+    records = json.loads(result.stdout)  # stderr says where the 1d bars come from
     assert list(records[0]) == ["symbol", "window_start", "open", "high", "low", "close", "volume", "vwap",
                                 "transactions", "sma_2", "session_vwap"]
     assert records[0]["window_start"] == "2024-03-08T09:30:00-05:00"
@@ -128,3 +128,17 @@ def test_no_store(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {tmp_path / 'nothing'}: no such data directory (check --data-dir / "
                              "FLATLOAD_DATA_DIR (flatload load creates it))\n")
+
+
+def test_day_bars_say_which_source_they_come_from(data):
+    minutes = run("bars", "AAPL", "--start", D1, "--every", "1d", "--format", "csv", "--data-dir", data)
+    assert minutes.exit_code == 0
+    assert minutes.stderr == ("note: 1d bars from the default session's minute bars (--day-source day-file for the "
+                              "vendor's day bars, as in the journal)\n")
+    day_file = run("bars", "AAPL", "--start", D1, "--every", "1d", "--format", "csv", "--day-source", "day-file",
+                   "--data-dir", data)
+    assert (day_file.exit_code, day_file.stderr) == (0, "note: 1d bars from the vendor's day file\n")
+    assert day_file.stdout.splitlines()[0] == minutes.stdout.splitlines()[0]  # the same columns
+    assert day_file.stdout != minutes.stdout
+    hourly = run("bars", "AAPL", "--start", D1, "--every", "1h", "--format", "csv", "--data-dir", data)
+    assert hourly.stderr == ""

@@ -25,6 +25,8 @@ from .minutes import MINUTE_SCHEMA, no_bars, read_minutes, require_view
 from .sql import reader
 from .timeframes import Every, bucket_expr, parse_every, resolve_session, segments
 
+#: where ``1d`` bars come from: the session's minute bars, or the vendor's day file
+DAY_SOURCES = ("minutes", "day-file")
 BAR_COLUMNS = ["symbol", "window_start", "open", "high", "low", "close", "volume", "vwap", "transactions"]
 #: resample()'s output: the bar start in UTC ns and the trade date of its first session, besides the bar
 RESAMPLED_SCHEMA: dict[str, pl.DataType] = {
@@ -94,6 +96,22 @@ def _cut(ds: Dataset, minutes: pl.DataFrame, start: dt.date, end: dt.date, sessi
     return pl.concat(parts)
 
 
+def _day_file_cut(ds: Dataset, days: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The vendor's day bars as :func:`_cut` shapes bars: one per trade date, starting where a ``1d`` bar from
+    the minutes starts (the session's start), so the two sources line up row by row."""
+    if days.height == 0:
+        return pl.DataFrame(schema={**RESAMPLED_SCHEMA, "requested": pl.Boolean()})
+    first = days["trade_date"].min()
+    session = resolve_session(None, ds.calendar, ds.family.name)
+    starts = segments(ds.calendar, first, end, session).group_by("trade_date").agg(bucket=pl.col("day_start").min())
+    priced = pl.col("price_factor").is_not_null() if "price_factor" in days.columns else pl.lit(True)
+    return (days.join(starts, on="trade_date", how="inner")
+            .with_columns(*(pl.when(priced).then(pl.col(c)) for c in ("open", "high", "low", "close")),
+                          vwap=pl.lit(None, pl.Float64))  # day files carry no VWAP
+            .select(list(RESAMPLED_SCHEMA)).cast(RESAMPLED_SCHEMA)  # type: ignore[arg-type]
+            .sort("bucket").with_columns(requested=pl.col("trade_date") >= start))
+
+
 def _finish(frame: pl.DataFrame, symbol: str, zone: ZoneInfo) -> pl.DataFrame:
     start = pl.from_epoch(pl.col("bucket"), time_unit="ns").dt.replace_time_zone("UTC").dt.convert_time_zone(zone.key)
     extra = [c for c in frame.columns if c not in RESAMPLED_SCHEMA and c != "requested"]
@@ -114,7 +132,7 @@ def _date(value: dt.date | str, name: str) -> dt.date:
 
 def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m", session: str | None = None,
          adjust: str = "none", indicators: str | Sequence[str] | None = None, dataset: str = "stocks",
-         settings: Settings | None = None) -> pl.DataFrame:
+         settings: Settings | None = None, day_source: str = "minutes") -> pl.DataFrame:
     """``symbol``'s bars from ``start`` to ``end`` (trade dates, inclusive) out of the store's minute bars.
 
     ``start``/``end``: dates, or ISO text. ``every``: ``<n>m``, ``<n>h``, ``1d`` or ``1w``. ``session``: ``regular`` (default where there are
@@ -124,8 +142,22 @@ def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m
     history the store holds before it. Returns a Polars frame with :data:`BAR_COLUMNS` (``window_start``
     in the dataset's zone) and a column per indicator output. Raises :class:`~.minutes.NoBars` when
     the store has no minute bar of ``symbol`` in the range.
+
+    ``day_source``: where ``1d`` bars come from. ``minutes`` (the default) resamples the session's
+    minutes, so close is the last minute's close and volume the session's minutes' sum; ``day-file``
+    takes the vendor's day aggregates as they are (the journal's close_price and day_volume: the
+    official close, the whole day's volume), with no VWAP.
     """
     ds = minute_dataset(dataset)
+    if day_source not in DAY_SOURCES:
+        raise ConfigError(f"day source {day_source!r} is not one of {', '.join(DAY_SOURCES)}")
+    if day_source == "day-file":
+        if every != "1d":
+            raise ConfigError("the day file holds one bar per day: --day-source day-file needs --every 1d")
+        if session is not None:
+            raise ConfigError("a day file's bar covers the vendor's whole day: --session does not apply to it",
+                              hint="leave --session out, or use --day-source minutes")
+        ds_day = datasets.get(f"{ds.family.name}/day_aggs")
     start, end = _date(start, "start"), _date(end, "end")
     if end < start:
         raise ConfigError(f"--end {end} is before --start {start}")
@@ -140,13 +172,18 @@ def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m
         from ..config import from_env
 
         settings = from_env()
+    source = ds_day if day_source == "day-file" else ds
     with reader(settings) as con:
-        require_view(con, ds)
-        minutes = read_minutes(con, ds, symbol, None if wanted else start, end)
+        require_view(con, source)
+        minutes = read_minutes(con, source, symbol, None if wanted else start, end)
         if minutes.filter(pl.col("trade_date") >= start).height == 0:
-            raise no_bars(con, ds, symbol, start, end)
+            raise no_bars(con, source, symbol, start, end)
         factors = adj.load_factors(con, symbol, minutes["trade_date"].unique().to_list(), adjust)
-    cut = _cut(ds, adj.apply_factors(minutes, factors), start, end, session, width)
+    adjusted = adj.apply_factors(minutes, factors)
+    if day_source == "day-file":
+        cut = _day_file_cut(ds, adjusted, start, end)
+    else:
+        cut = _cut(ds, adjusted, start, end, session, width)
     cut = ind.compute(cut, wanted)
     return _finish(cut.filter(pl.col("requested")), symbol, ds.calendar.tz)
 

@@ -81,6 +81,9 @@ def _format(fmt: str | None, out: Path | None) -> str:
               help="TA-Lib indicators, e.g. sma:20,ema:9,rsi:14,macd,bbands:20,atr:14,vwap")
 @click.option("--dataset", type=click.Choice(FAMILIES), default="stocks", show_default=True,
               help="Whose minute bars")
+@click.option("--day-source", type=click.Choice(["minutes", "day-file"]), default="minutes", show_default=True,
+              help="1d bars from the session's minute bars, or the vendor's day file (official close, the whole "
+                   "day's volume: the journal's values)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [table on a terminal, else csv; with --out, the file's suffix]")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -90,7 +93,7 @@ def _format(fmt: str | None, out: Path | None) -> str:
 @click.option("--verbose", "-v", is_flag=True, help="Tracebacks on errors")
 @handle_errors
 def bars(symbol: str, start: dt.date, end: dt.date | None, every: str, session: str | None, adjust: str,
-         indicators: str | None, dataset: str, fmt: str | None, out: Path | None, verbose: bool,
+         indicators: str | None, dataset: str, day_source: str, fmt: str | None, out: Path | None, verbose: bool,
          **opts: Any) -> None:
     """Bars of SYMBOL at any timeframe from the loaded minute bars.
 
@@ -110,7 +113,11 @@ def bars(symbol: str, start: dt.date, end: dt.date | None, every: str, session: 
     fmt = _format(fmt, out)
     settings = settings_from(**opts)
     frame = make_bars(symbol, start, end or start, every=every, session=session, adjust=adjust,
-                      indicators=indicators, dataset=dataset, settings=settings)
+                      indicators=indicators, dataset=dataset, settings=settings, day_source=day_source)
+    if every == "1d":  # the two sources differ by design (close, volume): say which one this is
+        click.echo("note: 1d bars from the vendor's day file" if day_source == "day-file" else
+                   f"note: 1d bars from the {session or 'default'} session's minute bars (--day-source day-file for "
+                   f"the vendor's day bars, as in the journal)", err=True)
     if out is not None:
         write_frame(frame, fmt, out)
         click.echo(f"{frame.height} bar(s) written to {out}", err=True)
