@@ -6,12 +6,13 @@ import datetime as dt
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from flatload import sample
 from flatload.store.fs import RESERVE_BYTES, RESERVE_NAME
 from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace, tmpfs, used_bytes
-from tests.helpers.store import journal_rows
+from tests.helpers.store import journal_rows, upload_days
 
 DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
 
@@ -132,3 +133,41 @@ def test_a_full_disk_at_the_journals_commit_is_exit_5_one_line_and_the_run_is_re
     assert results["again"][1].startswith("load: 0 day(s) loaded, 3 skipped, 0 failed;")
     assert journal_rows(_Store(kept)) == journal_rows(_Store(ref))
     assert not (kept / RESERVE_NAME).exists()  # the room set aside is given back when a run ends
+
+
+_SPOOLED_LOAD = """
+import datetime as dt, sys
+import flatload
+from flatload.config import from_env
+settings = from_env(data_dir=sys.argv[1], endpoint_url=sys.argv[2], bucket=sys.argv[3], workers=1, use_rest=False)
+summary = flatload.load(dt.date(2024, 3, 4), dt.date(2024, 3, 6), settings.replace(spool_above=0))
+print("\\n".join(summary.lines()))
+sys.exit(summary.exit_code)
+"""
+
+
+def test_a_full_spool_stops_the_run_like_a_full_partition_disk(tmp_path, s3_endpoint, bucket):
+    """Objects above spool_above are downloaded to the spool first (here: every object): its disk filling is a
+    DiskFull naming the spool file, exit 5, and the rerun with room completes."""
+    files = upload_days(s3_endpoint, bucket, DAYS, n_tickers=400)
+    data = tmp_path / "data"
+    (data / "spool").mkdir(parents=True)
+    script = tmp_path / "spooled_load.py"
+    script.write_text(_SPOOLED_LOAD)
+    load = " ".join([sys.executable, str(script), str(data), s3_endpoint, bucket])
+    smallest = min(len(v) for v in files.values())
+    results = run_in_namespace([
+        tmpfs(data / "spool", smallest // 2),  # not one object fits
+        Step(load, "full"),
+        Step(f"mount -o remount,size=256m {data / 'spool'}"),
+        Step(load, "rerun"),
+    ], tmp_path / "out", _env())
+    code, out, err = results["full"]
+    assert code == 5, (out, err)
+    why = ("no space left on the device while trying to spool a download (free some space (or move --data-dir), "
+           "then rerun: committed days are kept)")
+    stopped = [ln for ln in out.splitlines() if ln.startswith("stopped: ")]
+    assert len(stopped) == 1 and re.fullmatch(rf"stopped: {re.escape(str(data / 'spool'))}/\S+\.csv\.gz: "
+                                              rf"{re.escape(why)}; .*", stopped[0]), out
+    assert f"{why}" in out.splitlines()[1]  # the days that failed, with the same reason
+    assert results["rerun"][0] == 0, results["rerun"]
