@@ -17,7 +17,7 @@ from ..store import db, fs, journal, partitions, schema
 from ..store.lock import run_lock
 from ..store.runlog import RunLog
 from .pairs import read_pairs
-from .plan import FamilyDays, dry_plan, list_objects, make_plan, with_unexpected_files
+from .plan import FamilyDays, dry_plan, list_objects, make_plan, read_held, with_unexpected_files
 from .progress import NullReporter, Reporter
 from .runner import Runner
 from .summary import LoadSummary
@@ -172,7 +172,7 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
                 try:
                     advice += schema.apply_schema(con, settings.data_dir)
                     journal.mark_abandoned_runs(con)
-                    plan = make_plan(groups, settings, listing, con, rest_scope)
+                    plan = make_plan(groups, settings, listing, read_held(con, groups), rest_scope)
                     journal.start_run(con, run_id, command, arguments, os.getpid())
                 finally:
                     con.close()

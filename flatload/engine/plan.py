@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 from .. import datasets as registry
@@ -76,13 +76,34 @@ def _unchanged(entry: LedgerEntry | None, obj: ObjectInfo | None) -> bool:
     return entry.status == "loaded" and entry.etag == obj.etag
 
 
+@dataclass(frozen=True)
+class Held:
+    """What the journal holds about the days being planned, as plain data (so planning is a pure function of it)."""
+
+    #: ledger rows by object key
+    ledger: dict[str, LedgerEntry] = field(default_factory=dict)
+    #: ``(dataset, date) → (status, detail, scope)``
+    status: dict[tuple[str, dt.date], tuple[str, str | None, str]] = field(default_factory=dict)
+    #: per dataset, ``(date, rows)`` of the days loaded cleanly from a flat file, oldest first
+    history: dict[str, list[tuple[dt.date, int]]] = field(default_factory=dict)
+
+
+def read_held(con, groups: Sequence[FamilyDays]) -> Held:
+    """What the journal on ``con`` holds about ``groups``' datasets and days."""
+    names = [ds.name for g in groups for ds in g.datasets]
+    all_days = [d for g in groups for d in g.days]
+    if not all_days:
+        return Held()
+    return Held(journal.read_ledger(con, [ds.key(d) for g in groups for ds in g.datasets for d in g.days]),
+                journal.read_day_status(con, names, min(all_days), max(all_days)),
+                journal.clean_rows(con, names, max(all_days)))
+
+
 @dataclass
 class _Context:
     settings: Settings
     listing: dict[str, ObjectInfo]
-    ledger: dict[str, LedgerEntry]
-    status: dict[tuple[str, dt.date], tuple[str, str | None, str]]
-    history: dict[str, list[tuple[dt.date, int]]]
+    held: Held
     rest_scope: dict[dt.date, frozenset[str]] | None
     #: the latest days of each family: a file missing there may simply not be published yet
     recent: dict[str, set[dt.date]]
@@ -92,29 +113,25 @@ class _Context:
         return self.settings.use_rest and bool(self.settings.api_key)
 
 
-def make_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str, ObjectInfo], con,
-              rest_scope: dict[dt.date, frozenset[str]] | None = None) -> Plan:
+def make_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str, ObjectInfo], held: Held,
+              rest_scope: dict[dt.date, frozenset[str]] | None = None, now: dt.datetime | None = None) -> Plan:
     """Decide per family and day: load (and from where), skip (already loaded), or fail now (no file, no REST).
 
-    ``rest_scope`` gives, per date, the symbols whose minute bars may come from REST
-    (default: ``settings.symbols``).
+    ``held`` is what the journal holds (:func:`read_held`); ``rest_scope`` gives, per date, the symbols
+    whose minute bars may come from REST (default: ``settings.symbols``); ``now`` decides which days
+    are recent enough that a missing file may not be published yet. Reads nothing but the recovery
+    records of days an earlier run finished.
     """
     plan = Plan(days=sorted({d for g in groups for d in g.days}))
-    names = [ds.name for g in groups for ds in g.datasets]
-    all_days = [d for g in groups for d in g.days]
-    ctx = _Context(settings, listing,
-                   journal.read_ledger(con, [ds.key(d) for g in groups for ds in g.datasets for d in g.days]),
-                   journal.read_day_status(con, names, min(all_days), max(all_days)) if all_days else {},
-                   journal.clean_rows(con, names, max(all_days)) if all_days else {}, rest_scope,
-                   {g.family.name: _recent(g.family) for g in groups})
+    ctx = _Context(settings, listing, held, rest_scope, {g.family.name: _recent(g.family, now) for g in groups})
     for g in groups:
         for d in g.days:
             _plan_day(plan, ctx, g, d)
     return plan
 
 
-def _recent(family: Family) -> set[dt.date]:
-    latest = family.calendar.latest_complete()
+def _recent(family: Family, now: dt.datetime | None) -> set[dt.date]:
+    latest = family.calendar.latest_complete(now)
     return set(family.calendar.previous(latest, 1)) | {latest}
 
 
@@ -127,7 +144,7 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
         # the journal needs both files: reload the pair together (tick files stay as they are)
         todo = [ds for ds in g.datasets if ds in todo or ds.name in registry.JOURNAL_INPUTS]
     if not todo:
-        states = {ctx.status[(ds.name, d)][0] for ds in g.datasets}
+        states = {ctx.held.status[(ds.name, d)][0] for ds in g.datasets}
         plan.skipped.append((d, "already loaded, same ETag" if states == {"flatfile"}
                              else "loaded from REST; flat file still missing"))
         return
@@ -169,10 +186,10 @@ def _scope(s: Settings, ds: Dataset, scope: frozenset[str] | None) -> frozenset[
 
 
 def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: frozenset[str] | None) -> bool:
-    state = ctx.status.get((ds.name, d))
+    state = ctx.held.status.get((ds.name, d))
     if state is None or state[0] not in ("flatfile", "rest") or not scope_covers(state[2], scope):
         return False  # failed or suspect days are loaded again
-    return _unchanged(ctx.ledger.get(ds.key(d)), ctx.listing.get(ds.key(d)))
+    return _unchanged(ctx.held.ledger.get(ds.key(d)), ctx.listing.get(ds.key(d)))
 
 
 def _missing(ctx: _Context, family: Family, ds: Dataset, d: dt.date, key: str) -> DayFailure:
@@ -197,7 +214,7 @@ def _expected_rows(ctx: _Context, g: FamilyDays, d: dt.date, files: list[FileTas
         return ()
     out = []
     for f in files:
-        prior = [n for day, n in ctx.history.get(f.dataset, []) if day < d][-TRAILING:]
+        prior = [n for day, n in ctx.held.history.get(f.dataset, []) if day < d][-TRAILING:]
         if len(prior) >= 3:
             out.append((f.dataset, int(statistics.median(prior))))
     return tuple(out)
@@ -243,6 +260,6 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
         db.set_root(con, settings.data_dir)
         schema.apply_schema(con, settings.data_dir, migrations=False)
     try:
-        return make_plan(groups, settings, listing, con, rest_scope)
+        return make_plan(groups, settings, listing, read_held(con, groups), rest_scope)
     finally:
         con.close()
