@@ -53,11 +53,11 @@ _SCHEME = re.compile(r"^([A-Za-z][\w.-]*?)(?:\+[\w.-]+)?://")
 def sync_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a sync target (checked before any work, without importing the drivers), or None."""
     m = _SCHEME.match(url.strip())
+    example = "sqlite:///trading_journal.db or postgresql://user@host/db"
     if m is None:
-        return f"{hide_password(url)!r} is not a database URL (write it like sqlite:///trading_journal.db or " \
-               "postgresql://user@host/db)"
+        return f"{hide_password(url)!r} is not a database URL (write it like {example})"
     if m.group(1).lower() not in SYNC_SCHEMES:
-        return f"{hide_password(url)!r}: flatload syncs to SQLite or PostgreSQL, not {m.group(1)}"
+        return f"{hide_password(url)!r}: flatload syncs to SQLite or PostgreSQL (write the URL like {example})"
     return None
 
 

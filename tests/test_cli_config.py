@@ -291,7 +291,8 @@ def test_no_rest_is_a_flag_over_the_file(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ('[sync]\nto = "mysql://trader@db/journal"\n',
-     "{f}:2: sync.to: 'mysql://trader@db/journal': flatload syncs to SQLite or PostgreSQL, not mysql"),
+     "{f}:2: sync.to: 'mysql://trader@db/journal': flatload syncs to SQLite or PostgreSQL (write the URL like "
+     "sqlite:///trading_journal.db or postgresql://user@host/db)"),
     ('[sync]\nto = "trading_journal.db"\n',
      "{f}:2: sync.to: 'trading_journal.db' is not a database URL (write it like sqlite:///trading_journal.db or "
      "postgresql://user@host/db)"),
@@ -316,5 +317,6 @@ def test_a_sync_url_flag_sync_cannot_use_fails_before_the_load(tmp_path, s3_endp
                      "--data-dir", str(tmp_path / "d"), "--sync-to", "mysql://x@db/j",
                      env={"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
     assert (result.exit_code, result.stderr) == (
-        2, "Error: --sync-to: 'mysql://x@db/j': flatload syncs to SQLite or PostgreSQL, not mysql\n")
+        2, "Error: --sync-to 'mysql://x@db/j': flatload syncs to SQLite or PostgreSQL (write the URL like "
+           "sqlite:///trading_journal.db or postgresql://user@host/db)\n")
     assert not (tmp_path / "d").exists()

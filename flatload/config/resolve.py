@@ -151,7 +151,7 @@ def _flag_layer(given: Mapping[str, Any], names: Mapping[str, str]) -> _Layer:
             try:  # a URL sync cannot use fails now, not after the load it follows
                 value = from_text(spec, value)
             except Invalid as exc:
-                raise ConfigError(f"{names.get(name) or spec.flag}: {exc}") from None
+                raise ConfigError(f"{names.get(name) or spec.flag} {exc}") from None
         layer[name] = (value, Origin("flag", names.get(name) or spec.flag or name))
     return layer
 

@@ -79,6 +79,15 @@ def _in_progress(holder: dict | None, runs: list[dict], now: str) -> dict | None
             "elapsed_s": seconds(started, now), **(r.get("progress") or {})}
 
 
+def _reason(detail: str | None) -> str | None:
+    """A failure's detail without its object key, which differs day by day (``key: why``, or for a dataset
+    that failed with another's file ``not loaded: <dataset> failed: key: why``)."""
+    if not detail:
+        return None
+    head, sep, rest = detail.partition(" failed: ") if detail.startswith("not loaded: ") else ("", "", detail)
+    return head + sep + rest.split(": ", 1)[-1]
+
+
 def _group_days(rows: list[tuple], wanted: str) -> tuple[list[dict], list[dict]]:
     """Days in ``wanted`` state, and their runs: consecutive days of a dataset failing for one reason."""
     days, ranges = [], []
@@ -88,7 +97,7 @@ def _group_days(rows: list[tuple], wanted: str) -> tuple[list[dict], list[dict]]
             prev = None
             continue
         days.append({"dataset": ds, "date": iso(d), "detail": detail, "run_id": run_id, "updated": iso(at)})
-        reason = detail.split(": ", 1)[-1] if detail else None  # the key differs day by day
+        reason = _reason(detail)
         if prev is not None and prev[0] == ds and prev[1] == reason:
             ranges[-1].update(last=iso(d), count=ranges[-1]["count"] + 1)
         else:
