@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from flatload.settings import Settings
 from tests.helpers.days import DST_SPRING
 from tests.helpers.postgres import PgDatabase, free_port
 from tests.helpers.store import upload_days
-from tests.helpers.sync import N_TICKERS, TargetDb, journal_values, sqlite_values
+from tests.helpers.sync import N_TICKERS, NO_CLOSE, TargetDb, journal_values, sqlite_values, trader_ddl
 
 D1, D2 = DST_SPRING
 TABLE = "backfill_data"
@@ -68,7 +69,7 @@ def test_relative_sqlite_path_and_options(store, tmp_path, monkeypatch):
                             "AAPL,TpC", "--columns", "hod,lod", "--json"))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["target"] == f"sqlite:///{tmp_path / 'trading_journal.db'}"
+    assert summary["target"] == "sqlite:///trading_journal.db"  # as typed
     assert (summary["sent"], summary["inserted"], summary["created"]) == (2, 2, True)
     assert sqlite_values(tmp_path / "trading_journal.db", TABLE, ["symbol", "trade_date", "hod", "lod"]) == \
         journal_values(store, ["symbol", "trade_date", "hod", "lod"], f"trade_date = '{D2}' AND symbol IN "
@@ -101,7 +102,7 @@ def test_wrong_password_exit_7_never_printed(store, pg_db: PgDatabase):
     assert result.exit_code == 7
     port, name = pg_db.server.port, pg_db.name
     assert result.stderr.splitlines()[-1] == (
-        f"Error: postgresql+psycopg://trader:***@127.0.0.1:{port}/{name}: login refused: password authentication "
+        f"Error: postgresql://trader:***@127.0.0.1:{port}/{name}: login refused: password authentication "
         f"failed for user \"trader\" (check the user and password (in the URL, PGPASSWORD or ~/.pgpass))")
     assert secret not in result.output
 
@@ -119,7 +120,7 @@ def test_sync_to_postgres_with_pgpassword(store, pg_db: PgDatabase):
     result = run(*sync_args(store, url, "--create"), "--table", "journal.backfill_data",
                  env={"PGPASSWORD": pg_db.password})
     assert result.exit_code == 0, result.output
-    assert f"to postgresql+psycopg://trader@127.0.0.1:{pg_db.server.port}/{pg_db.name} journal.backfill_data" \
+    assert f"to postgresql://trader@127.0.0.1:{pg_db.server.port}/{pg_db.name} journal.backfill_data" \
            in result.stdout
     assert pg_db.execute("SELECT count(*) FROM journal.backfill_data")[0][0] == len(journal_values(store))
 
@@ -217,3 +218,14 @@ def test_quiet_is_not_needed_for_clean_stderr(store, tmp_path):
     result = run("sync", "--to", f"sqlite:///{tmp_path}/x.db", "--data-dir", str(store.data_dir), "--create")
     assert result.exit_code == 0 and result.stderr == ""
     assert Path(tmp_path / "x.db").exists()
+
+
+def test_the_traders_own_table_exit_0(store, tmp_path):
+    path = tmp_path / "trading_journal.db"
+    sqlite3.connect(path).executescript(trader_ddl("sqlite"))
+    result = run(*sync_args(store, f"sqlite:///{path}", "--columns", ",".join(NO_CLOSE)))
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    rows = sqlite3.connect(path).execute("SELECT trade_date, typeof(trade_date), typeof(day_volume) FROM "
+                                         f"{TABLE} WHERE day_volume IS NOT NULL").fetchall()
+    assert rows and {r[1:] for r in rows} == {("text", "integer")}
+    assert {r[0] for r in rows} == {str(D) for D in DST_SPRING}

@@ -25,7 +25,8 @@ from flatload.sync.tables import ColumnMap, parse_columns
 from flatload.sync.targets import parse_target
 from tests.helpers.days import DST_SPRING
 from tests.helpers.postgres import PgDatabase
-from tests.helpers.sync import NO_CLOSE, TABLE, TargetDb, backfill_ddl, journal_values, load_days
+from tests.helpers.sync import (NO_CLOSE, TABLE, TargetDb, backfill_ddl, journal_values, load_days,
+                                load_fractional_day, trader_ddl)
 
 D1, D2 = DST_SPRING
 D3 = dt.date(2024, 3, 12)
@@ -329,10 +330,60 @@ def test_a_url_password_is_never_shown(secret, scheme):
     assert target.password == secret
     for text in (target.shown, target.key, hide_password(url), target.redact(f"failed: {secret} / {url}")):
         assert secret not in text and quote(secret, safe="") not in text
-    assert target.shown == "postgresql+psycopg://trader:***@db.example.com:5433/app"
+    assert target.shown == f"{scheme}://trader:***@db.example.com:5433/app"  # as typed, password masked
     assert target.key == "postgresql+psycopg://trader@db.example.com:5433/app"
 
 
 def test_errors_are_sync_errors():
     for cls in (TargetUnreachable, TargetAuthFailed, TargetPermissionDenied, TargetMissing, TargetTypeMismatch):
         assert issubclass(cls, SyncError)
+
+
+# --- the trader's own table: ISO text dates, integer volumes ------------------------------------------------
+
+
+def test_the_traders_own_table_takes_iso_dates_and_whole_volumes(store, target):
+    target.execute(trader_ddl(target.dialect))
+    first = flatload.sync(target.url, TABLE, store, columns=",".join(NO_CLOSE))
+    want = journal_values(store, NO_CLOSE)
+    assert first.inserted == len(want)
+    got = target.rows(f"SELECT {', '.join(NO_CLOSE)} FROM {TABLE} ORDER BY trade_date, symbol")
+    assert [r[:2] for r in got] == [(s, d.isoformat()) for s, d, *_ in want]  # ISO text, as the app wrote it
+    assert [r[-1] for r in got] == [None if r[-1] is None else int(r[-1]) for r in want]
+    assert all(type(r[-1]) is int for r in got if r[-1] is not None)
+    assert [r[2:-1] for r in got] == [tuple(r[2:-1]) for r in want]
+    target.watch_updates(TABLE)
+    again = flatload.sync(target.url, TABLE, store, columns=",".join(NO_CLOSE), full=True)
+    assert (again.unchanged, again.written, target.updates()) == (len(want), 0, 0)  # like compares with like
+
+
+def test_loaded_at_goes_into_a_text_column_as_iso_text(store, target):
+    target.execute(f"CREATE TABLE stamps (symbol TEXT, trade_date TEXT, loaded_at TEXT, PRIMARY KEY (symbol, "
+                   f"trade_date))")
+    flatload.sync(target.url, "stamps", store, columns="loaded_at")
+    got = target.rows("SELECT loaded_at FROM stamps ORDER BY trade_date, symbol")
+    assert [g for (g,) in got] == [at.isoformat() for (at,) in journal_values(store, ["loaded_at"])]
+
+
+def test_a_fractional_volume_for_an_integer_column_fails_naming_it_and_writes_nothing(settings, s3_endpoint, bucket,
+                                                                                      target):
+    day = dt.date(2026, 2, 23)
+    load_fractional_day(settings, s3_endpoint, bucket, day)
+    target.execute(trader_ddl(target.dialect))
+    with pytest.raises(TargetTypeMismatch) as exc:
+        flatload.sync(target.url, TABLE, settings, columns=",".join(NO_CLOSE), batch_size=2)
+    symbol, volume = journal_values(settings, ["symbol", "day_volume"], f"day_volume <> floor(day_volume)")[0]
+    assert exc.value.message.startswith(f"{symbol} {day}: day_volume {volume!r} is not a whole number, and "
+                                        f"backfill_data.day_volume is ")
+    assert exc.value.hint.startswith("make the column REAL / DOUBLE PRECISION") and exc.value.exit_code == 8
+    assert target.rows(f"SELECT count(*) FROM {TABLE}") == [(0,)]
+
+
+def test_a_table_the_user_cannot_write_is_a_permission_problem_before_any_type_check(store, pg_db: PgDatabase):
+    pg_db.execute(backfill_ddl(extra=", close_price INTEGER"))  # a mismatch too: the permission is said first
+    pg_db.server.create_role("viewer", "viewer-pw-7Qz")
+    pg_db.execute("GRANT SELECT ON backfill_data TO viewer")
+    with pytest.raises(TargetPermissionDenied) as exc:
+        flatload.sync(pg_db.url(user="viewer", password="viewer-pw-7Qz"), TABLE, store)
+    assert exc.value.message == "permission denied for table backfill_data" and exc.value.exit_code == 7
+    assert exc.value.hint.startswith("GRANT SELECT, INSERT, UPDATE ON backfill_data TO viewer")

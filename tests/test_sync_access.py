@@ -34,7 +34,7 @@ def test_wrong_password_is_refused_and_never_shown(store, pg_db: PgDatabase):
         flatload.sync(pg_db.url(password=secret), TABLE, store, create=True)
     assert exc.value.exit_code == 7 and not exc.value.transient
     assert exc.value.message == 'login refused: password authentication failed for user "trader"'
-    assert exc.value.key == f"postgresql+psycopg://trader:***@127.0.0.1:{pg_db.server.port}/{pg_db.name}"
+    assert exc.value.key == f"postgresql://trader:***@127.0.0.1:{pg_db.server.port}/{pg_db.name}"  # as typed
     assert exc.value.hint == "check the user and password (in the URL, PGPASSWORD or ~/.pgpass)"
     assert_no_secret(exc.value, secret)
 
@@ -143,7 +143,7 @@ def test_a_locked_sqlite_file_is_busy(store, tmp_path):
 def test_summary_never_shows_the_password(store, pg_db: PgDatabase):
     result = flatload.sync(pg_db.url(), TABLE, store, create=True)
     assert pg_db.password not in result.line() and pg_db.password not in repr(result.to_dict())
-    assert result.target.startswith("postgresql+psycopg://trader:***@")
+    assert result.target.startswith("postgresql://trader:***@")
     assert pg_db.password not in repr(store.replace(sync_to=pg_db.url()))
 
 

@@ -11,3 +11,6 @@ JOURNAL_TYPES: dict[str, str] = {
     "ah_high": "Float64", "ah_low": "Float64", "day_volume": "Float64",
 }
 JOURNAL_COLUMNS = list(JOURNAL_TYPES)
+#: counts: whole numbers historically (fractional volume since 2026-02-23), so an integer target column may hold
+#: them as long as each value is whole; prices never go into an integer column
+COUNT_COLUMNS = ("day_volume",)

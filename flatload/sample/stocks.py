@@ -47,12 +47,13 @@ def _tickers(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 0.35,
-               minute_only: int = 1, day_only: int = 1) -> SampleDay:
+               minute_only: int = 1, day_only: int = 1, fractional_volume: bool = False) -> SampleDay:
     """Generate one session's minute and day aggregates.
 
     ``density`` is the mean share of minutes with a bar (about 0.19 gives ~2 M rows
     for 11,000 tickers, the size of a real day). ``minute_only`` tickers appear only in
     the minute file and ``day_only`` only in the day file, as happens in real files.
+    ``fractional_volume``: volumes with fractions of a share, as the SIP reports them from 2026-02-23 on.
     """
     b = calendar.session_bounds(d)
     # names and price levels are stable across days; bars differ per day
@@ -88,17 +89,17 @@ def sample_day(d: dt.date, n_tickers: int = 40, seed: int = 0, density: float = 
     trades = np.maximum(1, vol // 37)
     minute = pl.DataFrame({
         "ticker": np.array(tickers, dtype=object)[rows],
-        "volume": vol.astype(np.int64),
+        "volume": np.round(vol + rng.random(rows.size), 6) if fractional_volume else vol.astype(np.int64),
         "open": _tick(o),
         "close": _tick(c),
         "high": np.maximum(_tick(h), np.maximum(_tick(o), _tick(c))),
         "low": np.minimum(_tick(low), np.minimum(_tick(o), _tick(c))),
         "window_start": starts[cols],
         "transactions": trades.astype(np.int64),
-    }, schema=_schema())
+    }, schema=_schema(fractional_volume))
     # the vendor's files are ordered by ticker, then time
     minute = minute.sort("ticker", "window_start")
-    day = _day_from_minutes(minute, b, tickers[n_tickers:], rng, drop=minute_only)
+    day = _day_from_minutes(minute, b, tickers[n_tickers:], rng, drop=minute_only).cast(_schema(fractional_volume))
     return SampleDay(d, minute, day)
 
 
@@ -107,8 +108,8 @@ def _tick(price: np.ndarray) -> np.ndarray:
     return np.where(price >= 1.0, np.round(price, 2), np.round(price, 4))
 
 
-def _schema() -> dict[str, pl.DataType]:
-    return {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
+def _schema(fractional_volume: bool = False) -> dict[str, pl.DataType]:
+    return {"ticker": pl.String, "volume": pl.Float64 if fractional_volume else pl.Int64, "open": pl.Float64, "close": pl.Float64,
             "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
 
 
@@ -124,8 +125,9 @@ def _day_from_minutes(minute: pl.DataFrame, b: calendar.SessionBounds, extra: li
         day = day.head(max(day.height - drop, 0))
     if extra:
         px = _tick(np.exp(rng.uniform(np.log(2), np.log(100), len(extra))))
-        day = pl.concat([day, pl.DataFrame({
+        day = pl.concat([day.with_columns(pl.col("volume").cast(pl.Float64)), pl.DataFrame({
             "ticker": extra, "volume": rng.integers(100, 10_000, len(extra)), "open": px, "close": px,
             "high": px, "low": px, "transactions": np.full(len(extra), 3)},
-            schema_overrides={"volume": pl.Int64, "transactions": pl.Int64})], how="diagonal")
-    return day.with_columns(window_start=pl.lit(b.day_start, pl.Int64)).select(CSV_COLUMNS).cast(_schema())
+            schema_overrides={"volume": pl.Float64, "transactions": pl.Int64})], how="diagonal")
+    return day.with_columns(window_start=pl.lit(b.day_start, pl.Int64), volume=pl.col("volume").cast(pl.Float64)
+                            ).select(CSV_COLUMNS)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, SyncError
+from ..errors import ConfigError, SyncError, TargetTypeMismatch
 from ..settings import Settings, parse_symbols
 from . import classify, extract, state, tables, targets, upsert
 from .extract import Selection
@@ -55,6 +55,23 @@ def sync(to: str, table: str, settings: Settings, *, columns: str | Sequence[str
                        seconds=time.monotonic() - started)
 
 
+def _check_whole(selection: Selection, prepared: tables.Prepared, maps: Sequence[ColumnMap]) -> None:
+    """A count headed for an integer column must be whole (fractional volume since 2026-02-23): the first
+    that is not fails the sync before anything is written."""
+    for c in maps:
+        if prepared.convert.get(c.target) != "whole":
+            continue
+        bad = selection.first_fraction(c.journal)
+        if bad is not None:
+            symbol, day, value = bad
+            column = prepared.table.c[c.target]
+            raise TargetTypeMismatch(
+                f"{symbol} {day}: {c.journal} {value!r} is not a whole number, and {prepared.table.fullname}."
+                f"{c.target} is {column.type} (nothing was written)",
+                hint="make the column REAL / DOUBLE PRECISION (the SIP reports fractional volume since "
+                     "2026-02-23), or leave it out with --columns")
+
+
 @dataclass(frozen=True)
 class _Request:
     """One sync's parsed options."""
@@ -91,9 +108,11 @@ def _send(req: _Request, selection: Selection, spool_dir: Path) -> tuple[upsert.
                 log.info("sync: %s %s is empty: sending every row, not only those since the last sync",
                          target.shown, name)
                 selection = _select(req, spool_dir, full=True)
+            _check_whole(selection, prepared, req.maps)
             try:
                 with classify.talking_to(target, name):
-                    for batch in upsert.push(conn, prepared, selection.batches(req.maps, req.batch_size)):
+                    batches = selection.batches(req.maps, req.batch_size, prepared.convert)
+                    for batch in upsert.push(conn, prepared, batches):
                         counts.add(batch)
                         if time.monotonic() - last_log >= _LOG_EVERY:
                             log.info("sync: %s of %s row(s) sent to %s %s", f"{counts.sent:,}",

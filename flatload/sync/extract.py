@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +39,30 @@ class Selection:
     previous: dt.datetime | None
     newest: dt.datetime | None
 
-    def batches(self, columns: Sequence[ColumnMap], size: int) -> Iterator[list[dict]]:
-        """The rows as dicts keyed by target column, ``size`` at a time."""
+    def batches(self, columns: Sequence[ColumnMap], size: int,
+                convert: Mapping[str, str] | None = None) -> Iterator[list[dict]]:
+        """The rows as dicts keyed by target column, ``size`` at a time; ``convert`` (target column → "iso" or
+        "whole") writes dates and times as ISO text and whole counts as integers."""
         names = [c.journal for c in columns]
         rename = {c.journal: c.target for c in columns}
+        how = {c.journal: _CONVERT[convert[c.target]] for c in columns if convert and c.target in convert}
         for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size, columns=names):
-            yield [{rename[k]: v for k, v in row.items()} for row in batch.to_pylist()]
+            yield [{rename[k]: (how[k](v) if k in how and v is not None else v) for k, v in row.items()}
+                   for row in batch.to_pylist()]
+
+    def first_fraction(self, column: str) -> tuple[str, dt.date, float] | None:
+        """The first ``(symbol, trade_date, value)`` whose ``column`` is not a whole number, or None."""
+        con = duckdb.connect()
+        try:
+            rows = con.execute(f'SELECT symbol, trade_date, "{column}" FROM read_parquet(?) WHERE "{column}" <> '
+                               f'floor("{column}") ORDER BY trade_date, symbol LIMIT 1', [str(self.path)]).fetchall()
+        finally:
+            con.close()
+        return rows[0] if rows else None
+
+
+#: how a value is written into a column that does not hold it as it is (see tables.Prepared.convert)
+_CONVERT = {"iso": lambda v: v.isoformat(), "whole": int}
 
 
 def journal_path(settings: Settings) -> Path:

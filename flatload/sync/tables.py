@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..datasets.journal import JOURNAL_COLUMNS
-from ..errors import ConfigError, TargetMismatch, TargetMissing, TargetTypeMismatch
+from ..datasets.journal import COUNT_COLUMNS, JOURNAL_COLUMNS
+from ..errors import ConfigError, TargetMismatch, TargetMissing, TargetPermissionDenied, TargetTypeMismatch
 from .targets import TableName
 
 #: the journal's key: always synced, the upsert's conflict target
@@ -49,6 +50,9 @@ class Prepared:
     stage_types: dict[str, sa.types.TypeEngine]
     #: the table held no row when checked (new, or emptied since the last sync)
     empty: bool
+    #: target column → how its journal values are written: "iso" (a date or time as ISO text into a text
+    #: column: SQLite has no date type) or "whole" (a count into an integer column); absent: as they are
+    convert: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> list[str]:
@@ -125,11 +129,32 @@ def prepare(conn: Connection, name: TableName, columns: Sequence[ColumnMap], sch
     with conn.begin():
         created = _ensure(conn, name, columns, kinds, create)
         table = sa.Table(name.name, sa.MetaData(), schema=name.schema, autoload_with=conn)
-        _check_columns(table, name, columns, kinds, conn.dialect)
+        _check_writable(conn, name)  # before the types: a table the user cannot write is a permission problem
+        convert = _check_columns(table, name, columns, kinds, conn.dialect)
         _check_key(sa.inspect(conn), name, [c.target for c in columns if c.journal in KEY])
         _check_unfilled(table, name, {c.target for c in columns})
         empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
-    return Prepared(table, tuple(columns), created, {c: _sa_type(k) for c, k in kinds.items()}, empty)
+    written = {c: {"iso": "text", "whole": "integer"}.get(convert.get(c, ""), k) for c, k in kinds.items()}
+    return Prepared(table, tuple(columns), created, {c: _sa_type(k) for c, k in written.items()}, empty, convert)
+
+
+def _check_writable(conn: Connection, name: TableName) -> None:
+    """TargetPermissionDenied, with the GRANT to run, when this user may not read and write the table."""
+    if conn.dialect.name == "sqlite":
+        path = conn.engine.url.database
+        if path and not (os.access(path, os.W_OK) and os.access(os.path.dirname(path) or ".", os.W_OK)):
+            raise TargetPermissionDenied("cannot write the SQLite file: it (or its directory, where SQLite keeps "
+                                         "its journal) is read-only for this user",
+                                         hint="make the file and its directory writable by this user")
+        return
+    qualified = ".".join(conn.dialect.identifier_preparer.quote(p) for p in (name.schema, name.name) if p)
+    who, allowed = conn.execute(sa.text(
+        "SELECT current_user, has_table_privilege(:t, 'SELECT') AND has_table_privilege(:t, 'INSERT') "
+        "AND has_table_privilege(:t, 'UPDATE')"), {"t": qualified}).one()
+    if not allowed:
+        raise TargetPermissionDenied(f"permission denied for table {name}",
+                                     hint=f"GRANT SELECT, INSERT, UPDATE ON {name} TO {who} (and USAGE, CREATE on "
+                                          f"its schema for --create)")
 
 
 def _ensure(conn: Connection, name: TableName, columns: Sequence[ColumnMap], kinds: dict[str, str],
@@ -160,21 +185,43 @@ def _type_name(column_type: sa.types.TypeEngine, dialect: sa.Dialect) -> str:
         return str(column_type.__class__.__name__)
 
 
+def _conversion(column_type: sa.types.TypeEngine, k: str, journal: str) -> str | None:
+    """How a journal value of kind ``k`` goes into a column it does not hold as it is, or None when it cannot."""
+    try:
+        py = column_type.python_type
+    except NotImplementedError:
+        return None
+    if k in ("date", "timestamp") and issubclass(py, str):
+        return "iso"  # SQLite has no date type: ISO text is the convention
+    if k == "number" and journal in COUNT_COLUMNS and issubclass(py, int) and not issubclass(py, bool):
+        return "whole"  # checked value by value before anything is sent
+    return None
+
+
 def _check_columns(table: sa.Table, name: TableName, columns: Sequence[ColumnMap], kinds: dict[str, str],
-                   dialect: sa.Dialect) -> None:
+                   dialect: sa.Dialect) -> dict[str, str]:
+    """The conversions the target's columns need (see :attr:`Prepared.convert`); raises when one cannot hold
+    the journal's values at all."""
     missing = [c.target for c in columns if c.target not in table.c]
     if missing:
         fits = ",".join(c.journal if c.journal == c.target else f"{c.journal}={c.target}"
                         for c in columns if c.target in table.c)
         raise TargetMissing(f"table {name} has no column {', '.join(missing)}",
                             hint=f"add it, or leave it out: --columns {fits}")
+    convert = {}
     for c in columns:
         col = table.c[c.target]
-        if not holds(col.type, kinds[c.target]):
-            raise TargetTypeMismatch(
-                f"column {name}.{c.target} is {_type_name(col.type, dialect)} but the journal's {c.journal} "
-                f"needs {_SQL_TYPE[kinds[c.target]]} column",
-                hint="change the column's type, or leave it out with --columns")
+        if holds(col.type, kinds[c.target]):
+            continue
+        how = _conversion(col.type, kinds[c.target], c.journal)
+        if how is not None:
+            convert[c.target] = how
+            continue
+        raise TargetTypeMismatch(
+            f"column {name}.{c.target} is {_type_name(col.type, dialect)} but the journal's {c.journal} "
+            f"needs {_SQL_TYPE[kinds[c.target]]} column",
+            hint="change the column's type, or leave it out with --columns")
+    return convert
 
 
 def _check_key(inspector: sa.Inspector, name: TableName, key: list[str]) -> None:

@@ -43,10 +43,14 @@ class Target:
 
     url: URL
     dialect: str  # 'sqlite' | 'postgresql'
+    #: the URL as the user wrote it (``postgresql://…``, a relative SQLite path): what messages echo
+    typed: str = ""
 
     @property
     def shown(self) -> str:
-        """The URL with the password replaced by ``***``: safe for any message or log."""
+        """The URL as the user typed it, the password replaced by ``***``: safe for any message or log."""
+        if self.typed:
+            return self.redact(self.typed)
         return self.url.render_as_string(hide_password=True)
 
     @property
@@ -86,13 +90,14 @@ def parse_target(text: str) -> Target:
         url = url.set(drivername="postgresql+psycopg")
         if url.host and url.port is None:
             url = url.set(port=5432)  # one database, one state key, with or without the default port
-        return Target(url, "postgresql")
+        return Target(url, "postgresql", text.strip())
     if backend == "sqlite" and driver in _SQLITE_DRIVERS:
         database = url.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
             raise ConfigError(f"--to {url.render_as_string(hide_password=True)!r} names no SQLite file",
                               hint="give a file: sqlite:///trading_journal.db (relative) or sqlite:////abs/path.db")
-        return Target(url.set(drivername="sqlite", database=str(Path(database).expanduser().resolve())), "sqlite")
+        return Target(url.set(drivername="sqlite", database=str(Path(database).expanduser().resolve())), "sqlite",
+                      text.strip())
     raise ConfigError(f"--to {url.render_as_string(hide_password=True)!r}: flatload syncs to SQLite or PostgreSQL",
                       hint=f"write the URL like {_EXAMPLES}")
 

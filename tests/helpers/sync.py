@@ -129,3 +129,23 @@ class TargetDb:
     def updates(self) -> int:
         """Rows updated since :meth:`watch_updates`."""
         return self.rows("SELECT count(*) FROM rewrites")[0][0]
+
+
+def trader_ddl(dialect: str, table: str = TABLE, extra: str = "") -> str:
+    """The trading-journal table traders already have: ISO text dates and integer volumes (SQLite: TEXT, REAL,
+    INTEGER; PostgreSQL: text, double precision, bigint)."""
+    text, real, whole = ("TEXT", "REAL", "INTEGER") if dialect == "sqlite" else ("text", "double precision", "bigint")
+    prices = ", ".join(f"{c} {real}" for c in NO_CLOSE[2:-1])
+    return f"CREATE TABLE {table} (symbol {text}, trade_date {text}, {prices}, day_volume {whole}{extra}, " \
+           f"PRIMARY KEY (symbol, trade_date))"
+
+
+def load_fractional_day(settings: Settings, s3_endpoint: str, bucket: str, d: dt.date, n_tickers: int = N_TICKERS
+                        ) -> None:
+    """Load a session whose volumes carry fractions of a share (the SIP's, from 2026-02-23 on)."""
+    from flatload import sample
+    from tests.helpers.store import s3_client
+
+    sample.upload(s3_client(s3_endpoint), bucket, sample.generate([d], n_tickers=n_tickers, fractional_volume=True))
+    summary = flatload.load(d, d, settings)
+    assert summary.exit_code == 0, summary.lines()
