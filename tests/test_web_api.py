@@ -296,6 +296,11 @@ def test_with_a_token_mutations_need_it_and_reads_do_not(settings: Settings, s3_
      "is not a session"),
     ("/bars", {"params": {"start": "2024-03-04"}}, "symbol", "Field required"),
     ("/backfill/recent", {"params": {"limit": 0}}, "limit", "greater than or equal to 1"),
+    ("/backfill", {"content": b'{"start": "2024-03-04",', "headers": {"Content-Type": "application/json"}}, "body",
+     'the body is not valid JSON (Expecting property name enclosed in double quotes, at character 23); send an '
+     'object like {"start": "2024-03-04", '),
+    ("/backfill", {"json": {"start": "2024-03-04", "end": "2024-03-08", "force": "perhaps"}}, "force",
+     "Input should be a valid boolean"),
 ])
 def test_bad_input_is_422_naming_the_field(settings: Settings, path: str, kwargs: dict, field: str,
                                            says: str) -> None:
@@ -324,3 +329,13 @@ def test_openapi_documents_the_api(settings: Settings) -> None:
     assert set(request["required"]) == {"start", "end"} and "example" in request
     status = spec["components"]["schemas"]["JobStatus"]["properties"]
     assert JOB_KEYS <= status.keys()
+
+
+def test_force_reloads_what_is_loaded_like_load_force(settings: Settings, s3_endpoint: str, bucket: str) -> None:
+    upload_days(s3_endpoint, bucket, WEEK[:2], n_tickers=6)
+    load(WEEK[0], WEEK[1], settings)
+    with LiveServer(settings) as server:
+        plain, _ = server.wait(server.start(_span(WEEK[:2])))
+        forced, _ = server.wait(server.start({**_span(WEEK[:2]), "force": True}))
+    assert (plain["status"], plain["days_done"], plain["days_skipped"]) == ("ok", 0, 2)
+    assert (forced["status"], forced["days_done"], forced["days_skipped"]) == ("ok", 2, 0)

@@ -96,7 +96,8 @@ def start_backfill(body: BackfillRequest, jobs: JobsDep) -> JobAccepted:
     """Start a backfill: an ordinary ``flatload load`` run as a process of its own (same lock, run records
     and exit codes). 409 names the job while another run holds the data dir."""
     try:
-        job_id = jobs.start(body.start, body.end, ",".join(body.datasets) if body.datasets else None, body.symbols)
+        job_id = jobs.start(body.start, body.end, ",".join(body.datasets) if body.datasets else None, body.symbols,
+                            force=body.force)
     except JobConflict as exc:
         raise ApiProblem(409, exc.message, job_id=exc.job_id) from None
     return JobAccepted(job_id=job_id, status="queued")

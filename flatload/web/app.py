@@ -95,6 +95,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path")) or "body"
             message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "json_invalid":  # "JSON decode error" at position 0 says nothing to a person
+                why, at = (err.get("ctx") or {}).get("error", "invalid"), err["loc"][-1]
+                message = f"the body is not valid JSON ({why}, at character {at}); send an object like {{\"start\": \"2024-03-04\", " \
+                          f"\"end\": \"2024-03-08\"}} with Content-Type: application/json"
+                field = "body"
             detail.append({"field": field, "message": message, "loc": list(err["loc"]), "type": err["type"]})
         return _problem(422, "; ".join(f"{d['field']}: {d['message']}" for d in detail), detail=detail)
 

@@ -52,9 +52,10 @@ class JobNotRunning(JobError):
 
 
 def load_command(settings: Settings, start: dt.date, end: dt.date, datasets: str | None,
-                 symbols: Sequence[str] | None, job_id: str, config: Path | None = None) -> list[str]:
+                 symbols: Sequence[str] | None, job_id: str, config: Path | None = None,
+                 force: bool = False) -> list[str]:
     """``flatload load`` with every setting of ``settings`` that has a flag (secrets go by :func:`child_env`),
-    reading the server's config file (``config``) for the rest."""
+    reading the server's config file (``config``) for the rest; ``force`` as ``load --force``."""
     s = settings
     cmd = [sys.executable, "-m", "flatload.cli", "load", f"--start={start.isoformat()}", f"--end={end.isoformat()}",
            f"--run-id={job_id}", f"--data-dir={Path(s.data_dir).resolve()}", f"--endpoint-url={s.endpoint_url}",
@@ -69,7 +70,7 @@ def load_command(settings: Settings, start: dt.date, end: dt.date, datasets: str
                 "--underlyings": ",".join(sorted(s.underlyings)) if s.underlyings else None,
                 "--rest-rpm": s.rest_rpm, "--prefetch": s.prefetch_mb}
     cmd += [f"{flag}={value}" for flag, value in optional.items() if value is not None]
-    cmd += [flag for flag, on in (("--no-rest", not s.use_rest), ("--force", s.force)) if on]
+    cmd += [flag for flag, on in (("--no-rest", not s.use_rest), ("--force", s.force or force)) if on]
     if config is not None:
         cmd.append(f"--config={Path(config).resolve()}")
     return cmd
@@ -137,7 +138,7 @@ class Jobs:
 
     # ---- starting and stopping ------------------------------------------------------------
     def start(self, start: dt.date, end: dt.date, datasets: str | None = None,
-              symbols: Sequence[str] | None = None) -> str:
+              symbols: Sequence[str] | None = None, force: bool = False) -> str:
         """Start a load of ``[start, end]`` as a process of its own; its job id. JobConflict while one runs."""
         with self._start_lock:
             running = self._running()
@@ -147,11 +148,11 @@ class Jobs:
             files = self.files(job_id)
             files.runs_dir.mkdir(parents=True, exist_ok=True)
             request = {"start": start.isoformat(), "end": end.isoformat(), "datasets": datasets,
-                       "symbols": list(symbols) if symbols else None}
+                       "symbols": list(symbols) if symbols else None, "force": force}
             record = {"job_id": job_id, "request": request, "started_at": now_iso(), "pid": None}
             files.write_job(record)
             command = [sys.executable, "-m", "flatload.web.child", str(files.runs_dir), job_id, "--",
-                       *load_command(self.settings, start, end, datasets, symbols, job_id, self.config)]
+                       *load_command(self.settings, start, end, datasets, symbols, job_id, self.config, force)]
             with open(files.log, "ab") as log:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                         env=child_env(self.settings), cwd=files.runs_dir, start_new_session=True)

@@ -73,6 +73,7 @@ class BackfillRequest(BaseModel):
         None, description="Registry names or families (stocks, options/day_aggs, ...); default: stocks")
     symbols: list[Symbol] | None = Field(
         None, max_length=MAX_SYMBOLS, description=f"The journal's (and REST's) tickers, at most {MAX_SYMBOLS:,}")
+    force: bool = Field(False, description="Reload days already loaded with the same ETag, as load --force")
 
     @field_validator("end")
     @classmethod
