@@ -29,12 +29,30 @@ SYMBOL_FIELDS = ("symbol", "ticker")
 _HOW = "write one symbol per line, a CSV with a symbol or ticker column, or a JSON list of symbols"
 
 
+#: what a ticker holds (case kept): ASCII letters and digits, and . : _ / - (``BRK.A``, ``O:SPY230327P00390000``,
+#: ``X:BTCUSD``), at most 40 characters; the one check the CLI, the config file, symbols files and the API share
+TICKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,39}$")
+
+
+def ticker_problem(symbol: str) -> str | None:
+    """Why ``symbol`` is not a ticker, or None."""
+    if TICKER.fullmatch(symbol):
+        return None
+    return f"{symbol[:50]!r} is not a ticker (letters, digits and . : _ / - only)"
+
+
 def parse_symbols(text: str | None) -> frozenset[str] | None:
-    """``"AAPL, BRK.B"`` → frozenset. Case is kept: ``TpC`` and ``TPC`` differ. None: none given."""
+    """``"AAPL, BRK.B"`` → frozenset. Case is kept: ``TpC`` and ``TPC`` differ. None: none given.
+
+    ConfigError naming the first element that is not a ticker (``ÄPPL``, ``'; drop table journal;--``).
+    """
     if not text:
         return None
-    symbols = frozenset(s.strip() for s in text.split(",") if s.strip())
-    return symbols or None
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    bad = next((p for p in map(ticker_problem, symbols) if p is not None), None)
+    if bad is not None:
+        raise ConfigError(bad, hint="list tickers separated by commas, like AAPL,BRK.B,TpC")
+    return frozenset(symbols) or None
 
 
 def union(*parts: Iterable[str] | None) -> frozenset[str] | None:
@@ -143,6 +161,8 @@ class _Collector:
             self.problems.append(Problem(line, "blank symbol (skipped)"))
         elif any(c.isspace() or c == "," for c in symbol):
             self.problems.append(Problem(line, f"{symbol!r} is not one symbol (skipped: one symbol per entry)"))
+        elif ticker_problem(symbol) is not None:
+            self.problems.append(Problem(line, f"{ticker_problem(symbol)} (skipped)"))
         elif symbol in self._first:
             self.problems.append(Problem(line, f"duplicate symbol {symbol} (first on line {self._first[symbol]})"))
         else:

@@ -181,3 +181,17 @@ def test_a_30_year_range_is_clipped_and_summarized(tmp_path, s3_endpoint, bucket
     full = run("status", "--json", "--data-dir", str(data))
     import json
     assert len(json.loads(full.stdout)["failed_days"]) == 2 * (len(calendar.sessions(dt.date(2003, 9, 10), latest)) - 1)
+
+
+@pytest.mark.parametrize("symbols", ["AAPL,'; drop table journal;--", "ÄPPL", "AAPL,BRK B"])
+def test_a_symbol_that_is_not_a_ticker_is_refused_as_the_api_refuses_it(tmp_path, symbols):
+    from flatload.universe import ticker_problem
+
+    bad = next(s.strip() for s in symbols.split(",") if ticker_problem(s.strip()))
+    result = run("load", f"--start={D1}", f"--end={D1}", "--symbols", symbols, "--data-dir", str(tmp_path / "d"))
+    assert (result.exit_code, result.stderr) == (2, f"Error: --symbols: {bad!r} is not a ticker (letters, digits and "
+                                                    ". : _ / - only) (list tickers separated by commas, like "
+                                                    "AAPL,BRK.B,TpC)\n")
+    assert not (tmp_path / "d").exists()
+    for fine in ("ABRpD,BRK.A,TpC", "O:SPY230327P00390000,I:SPX,X:BTCUSD"):
+        assert ticker_problem(fine.split(",")[0]) is None

@@ -197,7 +197,8 @@ def test_a_bad_file_names_file_line_and_key(tmp_path, text, message):
 
 
 def test_line_numbers_survive_multiline_values_dotted_keys_and_inline_tables(tmp_path):
-    text = ('[run]\nsymbols = [\n  "A", # workers = "x"\n  "B",\n]\nunderlyings = """\nworkers = 1\n"""\n'
+    # a line inside a multi-line string that looks like a key ("workers,", tickers being checked now)
+    text = ('[run]\nsymbols = [\n  "A", # workers = "x"\n  "B",\n]\nunderlyings = """\nworkers,\n"""\n'
             'workers = "x"\n')
     assert error(tmp_path, text).startswith(f"{tmp_path / 'flatload.toml'}:9: run.workers:")
     dotted = 'source.bucket = "b"\n"run" . "workers" = "x"\n'

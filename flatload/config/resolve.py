@@ -142,7 +142,10 @@ def _flag_layer(given: Mapping[str, Any], names: Mapping[str, str]) -> _Layer:
         if spec is None:
             continue
         if spec.kind == "symbols" and isinstance(value, str):
-            value = parse_symbols(value)
+            try:
+                value = parse_symbols(value)
+            except ConfigError as exc:  # name the flag the user typed
+                raise ConfigError(f"{names.get(name) or spec.flag}: {exc.message}", hint=exc.hint) from None
             if value is None:  # --symbols "": as if not given (all symbols), as before
                 continue
         elif spec.kind == "path" and isinstance(value, str):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..settings import DEFAULT_BUCKET, DEFAULT_ENDPOINT, DEFAULT_REST_URL, hide_password, sync_url_problem
 from ..universe import parse_symbols
 
@@ -151,7 +152,10 @@ def from_text(spec: Setting, text: str) -> Any:
     if kind in ("str", "path"):
         return Path(text) if kind == "path" else text
     if kind == "symbols":
-        value = parse_symbols(text)
+        try:
+            value = parse_symbols(text)
+        except ConfigError as exc:
+            raise Invalid(exc.message) from None
         if value is None:
             raise Invalid("names no symbol")
         return value
@@ -236,7 +240,6 @@ def _bounded(spec: Setting, value: int | float) -> int | float:
 
 def _datasets(text: str) -> str:
     from ..datasets import resolve
-    from ..errors import ConfigError
 
     try:
         return ",".join(d.name for d in resolve(text))

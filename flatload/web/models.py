@@ -14,10 +14,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from .. import datasets as registry
 from ..errors import ConfigError
+from ..universe import ticker_problem
 from .jobfiles import JOB_ID
 
 #: a ticker as the vendor writes them: BRK.B, ABRpD, O:SPY230327P00390000, X:BTCUSD, I:SPX
-SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,39}$")
 MAX_SYMBOLS = 1000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 JOB_STATES = "queued | running | ok | partial | failed | interrupted | killed"
@@ -50,8 +50,9 @@ def resolve_datasets(value: str | list[str] | None) -> list[str] | None:
 
 def check_symbol(value: str) -> str:
     """A ticker (case kept: ``TpC`` and ``TPC`` differ), or ValueError."""
-    if not SYMBOL.fullmatch(value):
-        raise ValueError(f"{value[:50]!r} is not a ticker (letters, digits and . : _ / - only)")
+    problem = ticker_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
