@@ -14,9 +14,20 @@ from flatload.cli import cli
 from flatload.datasets.stocks import JOURNAL_COLUMNS
 from flatload.settings import Settings
 from tests.helpers.days import DST_SPRING
+from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace
 from tests.helpers.postgres import PgDatabase, free_port
 from tests.helpers.store import upload_days
-from tests.helpers.sync import N_TICKERS, NO_CLOSE, TargetDb, journal_values, sqlite_values, trader_ddl
+from tests.helpers.sync import (
+    FRACTIONAL_DAY,
+    N_TICKERS,
+    NO_CLOSE,
+    TargetDb,
+    backfill_ddl,
+    journal_values,
+    load_fractional_day,
+    sqlite_values,
+    trader_ddl,
+)
 
 D1, D2 = DST_SPRING
 TABLE = "backfill_data"
@@ -229,3 +240,58 @@ def test_the_traders_own_table_exit_0(store, tmp_path):
                                          f"{TABLE} WHERE day_volume IS NOT NULL").fetchall()
     assert rows and {r[1:] for r in rows} == {("text", "integer")}
     assert {r[0] for r in rows} == {str(D) for D in DST_SPRING}
+
+
+def test_a_fractional_volume_for_an_integer_column_exit_8_names_it(settings, s3_endpoint, bucket, tmp_path):
+    load_fractional_day(settings, s3_endpoint, bucket, FRACTIONAL_DAY)
+    path = tmp_path / "trading_journal.db"
+    TargetDb.sqlite(path).execute(trader_ddl("sqlite"))
+    result = run(*sync_args(settings, f"sqlite:///{path}", "--columns", ",".join(NO_CLOSE)))
+    symbol, volume = journal_values(settings, ["symbol", "day_volume"], "day_volume <> floor(day_volume)")[0]
+    assert result.exit_code == 8 and result.stdout == ""
+    assert result.stderr == (
+        f"Error: sqlite:///{path}: {symbol} {FRACTIONAL_DAY}: day_volume {volume!r} is not a whole number, and "
+        f"backfill_data.day_volume is INTEGER (nothing was written) (make the column REAL / DOUBLE PRECISION (the "
+        f"SIP reports fractional volume since 2026-02-23), or leave it out with --columns)\n")
+    assert sqlite_values(path, TABLE, ["symbol"]) == []
+
+
+def test_a_read_only_sqlite_file_exit_7_before_its_types(store, tmp_path):
+    target = tmp_path / "ro"
+    target.mkdir()
+    path = target / "trading_journal.db"
+    TargetDb.sqlite(path).execute(backfill_ddl(real="REAL", extra=", close_price INTEGER"))  # a mismatch too
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLATLOAD_", "PG", "MASSIVE", "POLYGON"))}
+    # a read-only mount: chmod does not stop root, who runs these tests in CI containers
+    ran = run_in_namespace([*read_only_bind(target), Step(flatload(*sync_args(store, f"sqlite:///{path}")), "sync")],
+                           tmp_path / "out", env)
+    code, out, err = ran["sync"]
+    assert (code, out) == (7, "")
+    assert err == (f"Error: sqlite:///{path}: cannot write the SQLite file: it (or its directory, where SQLite keeps "
+                   f"its journal) is read-only for this user (make the file and its directory writable by this "
+                   f"user)\n")
+
+
+def test_a_table_the_user_cannot_write_exit_7_before_its_types(store, pg_db: PgDatabase):
+    pg_db.execute(backfill_ddl(extra=", close_price INTEGER"))  # a mismatch too: the permission is said first
+    pg_db.server.create_role("viewer", "viewer-pw-7Qz")
+    pg_db.execute("GRANT SELECT ON backfill_data TO viewer")
+    result = run(*sync_args(store, pg_db.url(user="viewer", password="viewer-pw-7Qz")))
+    assert result.exit_code == 7 and result.stdout == ""
+    assert result.stderr == (
+        f"Error: postgresql://viewer:***@127.0.0.1:{pg_db.server.port}/{pg_db.name}: permission denied for table "
+        f"backfill_data (GRANT SELECT, INSERT, UPDATE ON backfill_data TO viewer (and USAGE, CREATE on its schema "
+        f"for --create))\n")
+    assert "viewer-pw-7Qz" not in result.output
+
+
+def test_a_schema_the_user_cannot_use_exit_7(store, pg_db: PgDatabase):
+    pg_db.execute(f"CREATE SCHEMA journal; {backfill_ddl('journal.backfill_data', extra=', close_price INTEGER')}")
+    pg_db.server.create_role("viewer", "viewer-pw-7Qz")
+    pg_db.execute("GRANT SELECT, INSERT, UPDATE ON journal.backfill_data TO viewer")  # but no USAGE on journal
+    result = run(*sync_args(store, pg_db.url(user="viewer", password="viewer-pw-7Qz")), "--table",
+                 "journal.backfill_data")
+    assert result.exit_code == 7
+    assert result.stderr == (
+        f"Error: postgresql://viewer:***@127.0.0.1:{pg_db.server.port}/{pg_db.name}: permission denied for schema "
+        f"journal (GRANT USAGE ON SCHEMA journal TO viewer)\n")

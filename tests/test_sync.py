@@ -25,7 +25,7 @@ from flatload.sync.tables import ColumnMap, parse_columns
 from flatload.sync.targets import parse_target
 from tests.helpers.days import DST_SPRING
 from tests.helpers.postgres import PgDatabase
-from tests.helpers.sync import (NO_CLOSE, TABLE, TargetDb, backfill_ddl, journal_values, load_days,
+from tests.helpers.sync import (FRACTIONAL_DAY, NO_CLOSE, TABLE, TargetDb, backfill_ddl, journal_values, load_days,
                                 load_fractional_day, trader_ddl)
 
 D1, D2 = DST_SPRING
@@ -367,7 +367,7 @@ def test_loaded_at_goes_into_a_text_column_as_iso_text(store, target):
 
 def test_a_fractional_volume_for_an_integer_column_fails_naming_it_and_writes_nothing(settings, s3_endpoint, bucket,
                                                                                       target):
-    day = dt.date(2026, 2, 23)
+    day = FRACTIONAL_DAY
     load_fractional_day(settings, s3_endpoint, bucket, day)
     target.execute(trader_ddl(target.dialect))
     with pytest.raises(TargetTypeMismatch) as exc:

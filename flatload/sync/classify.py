@@ -45,12 +45,17 @@ def detail(orig: BaseException) -> str:
     return _NOISE.sub("", text).strip() or text
 
 
+def table_grant(who: str, table: TableName | None) -> str:
+    """The GRANT that lets ``who`` sync into ``table``: the upsert reads the rows it compares, and writes."""
+    return f"GRANT SELECT, INSERT, UPDATE ON {table or 'the table'} TO {who} (and USAGE, CREATE on its schema " \
+           f"for --create)"
+
+
 def _grant_hint(target: Target, table: TableName | None, text: str) -> str:
     who = target.url.username or "this user"
     if "temporary" in text:  # each batch is staged in a temporary table
         return f"GRANT TEMPORARY ON DATABASE {target.url.database} TO {who}"
-    return f"GRANT SELECT, INSERT, UPDATE ON {table or 'the table'} TO {who} (and USAGE, CREATE on its schema " \
-           f"for --create)"
+    return table_grant(who, table)
 
 
 def _postgres(orig: BaseException, target: Target, table: TableName | None) -> SyncError:

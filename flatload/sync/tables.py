@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from ..datasets.journal import COUNT_COLUMNS, JOURNAL_COLUMNS
 from ..errors import ConfigError, TargetMismatch, TargetMissing, TargetPermissionDenied, TargetTypeMismatch
+from . import classify
 from .targets import TableName
 
 #: the journal's key: always synced, the upsert's conflict target
@@ -139,7 +140,11 @@ def prepare(conn: Connection, name: TableName, columns: Sequence[ColumnMap], sch
 
 
 def _check_writable(conn: Connection, name: TableName) -> None:
-    """TargetPermissionDenied, with the GRANT to run, when this user may not read and write the table."""
+    """TargetPermissionDenied, with what to run, when this user may not read and write the table.
+
+    Asked before the column types are checked: a user who may not write the table learns that first, not
+    that a column's type would not fit either.
+    """
     if conn.dialect.name == "sqlite":
         path = conn.engine.url.database
         if path and not (os.access(path, os.W_OK) and os.access(os.path.dirname(path) or ".", os.W_OK)):
@@ -147,14 +152,19 @@ def _check_writable(conn: Connection, name: TableName) -> None:
                                          "its journal) is read-only for this user",
                                          hint="make the file and its directory writable by this user")
         return
+    who = conn.execute(sa.text("SELECT current_user")).scalar_one()
+    # without USAGE on the schema the server refuses even to look the table up; an unqualified name was found
+    # on the search_path, which skips schemas the user may not use
+    if name.schema and not conn.execute(sa.text("SELECT has_schema_privilege(current_user, :s, 'USAGE')"),
+                                        {"s": name.schema}).scalar_one():
+        raise TargetPermissionDenied(f"permission denied for schema {name.schema}",
+                                     hint=f"GRANT USAGE ON SCHEMA {name.schema} TO {who}")
     qualified = ".".join(conn.dialect.identifier_preparer.quote(p) for p in (name.schema, name.name) if p)
-    who, allowed = conn.execute(sa.text(
-        "SELECT current_user, has_table_privilege(:t, 'SELECT') AND has_table_privilege(:t, 'INSERT') "
-        "AND has_table_privilege(:t, 'UPDATE')"), {"t": qualified}).one()
+    allowed = conn.execute(sa.text(
+        "SELECT has_table_privilege(current_user, :t, 'SELECT') AND has_table_privilege(current_user, :t, 'INSERT') "
+        "AND has_table_privilege(current_user, :t, 'UPDATE')"), {"t": qualified}).scalar_one()
     if not allowed:
-        raise TargetPermissionDenied(f"permission denied for table {name}",
-                                     hint=f"GRANT SELECT, INSERT, UPDATE ON {name} TO {who} (and USAGE, CREATE on "
-                                          f"its schema for --create)")
+        raise TargetPermissionDenied(f"permission denied for table {name}", hint=classify.table_grant(who, name))
 
 
 def _ensure(conn: Connection, name: TableName, columns: Sequence[ColumnMap], kinds: dict[str, str],

@@ -23,6 +23,8 @@ TABLE = "backfill_data"
 #: the issue's table: no close_price
 NO_CLOSE = ["symbol", "trade_date", "pre_high", "pre_low", "open_price", "hod", "lod", "ah_high", "ah_low",
             "day_volume"]
+#: the first session of the SIP's fractional share volume
+FRACTIONAL_DAY = dt.date(2026, 2, 23)
 
 
 def backfill_ddl(table: str = TABLE, real: str = "DOUBLE PRECISION", extra: str = "") -> str:
