@@ -1,9 +1,13 @@
 """Tick data (trades, quotes) end to end: the view equals an independent reading of the CSV, filters,
-rejects with their lines, off-date rows, unsorted input, a cheap one-ticker query, the DuckDB 1.x CLI."""
+rejects with their lines, off-date rows, unsorted input, a cheap one-ticker query, the DuckDB 1.x CLI,
+every instant's nanoseconds in every reader, and days stored by the previous release."""
 from __future__ import annotations
 
+import datetime as dt
 import random
 
+import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -12,10 +16,14 @@ from flatload.engine.api import load
 from tests.helpers import csv_reading
 from tests.helpers.duckdb_cli import cli_query
 from tests.helpers.store import query, s3_client
-from tests.helpers.ticks import (DAY, bytes_read, edit_lines, expected_rows, large_day, mirror_settings,
-                                 partition_bytes, small_day, view_query, view_rows)
+from tests.helpers.ticks import (DAY, as_previous_release, bytes_read, cli_instants, csv_instants, edit_lines,
+                                 expected_rows, expected_view_instants, large_day, mirror_settings, part_files,
+                                 partition_bytes, polars_instants, pyarrow_instants, small_day, utc_adjusted,
+                                 view_instants, view_query, view_rows)
 
 SYMBOLS = frozenset({"AAPL", "NA", "TpC"})
+DAY2 = DAY + dt.timedelta(days=1)
+TICKS = ["stocks/trades", "stocks/quotes", "options/trades", "options/quotes"]
 
 
 def _load(settings, name):
@@ -229,3 +237,67 @@ def test_trades_for_symbols_beside_aggregates_loaded_whole_keep_their_own_scope(
     assert again.done == [DAY] and reloaded == [("stocks/trades",)]  # the day file stayed as it was
     trades = tmp_path / "mirror" / datasets.get("stocks/trades").key(DAY)
     assert view_rows(mirror_settings(tmp_path), "stocks/trades") == expected_rows("stocks/trades", trades)
+
+
+@pytest.mark.parametrize("name", TICKS)
+def test_every_instant_keeps_its_nanoseconds_in_the_parquet_and_in_every_duckdb(tmp_path, name):
+    path = small_day(tmp_path, name, n_tickers=16)
+    settings = mirror_settings(tmp_path)
+    assert _load(settings, name).exit_code == 0
+    oracle = csv_instants(name, path)
+    sip = [r[1] for r in oracle]
+    # the generator's times carry digits below the microsecond: else this test could not tell
+    assert len(sip) > 500 and sum(ns % 1000 != 0 for ns in sip) > 0.95 * len(sip)
+    by_polars, polars_types = polars_instants(settings, name)
+    assert polars_types == {pl.Datetime("ns")} and by_polars == oracle  # a naive ns instant, UTC by convention
+    by_pyarrow, pyarrow_types = pyarrow_instants(settings, name)
+    assert pyarrow_types == {pa.timestamp("ns")} and by_pyarrow == oracle
+    # <x>_ns exact; <x> and <x>_local truncated to the microsecond (never rounded into the next one), whatever
+    # the client's TimeZone, in flatload's DuckDB and in the 1.x CLI alike
+    expected = expected_view_instants(oracle)
+    assert view_instants(settings, name) == expected
+    assert cli_instants(settings, name) == expected
+
+
+def test_the_tick_views_instant_types_are_the_same_in_duckdb_2_and_the_1x_cli(tmp_path):
+    small_day(tmp_path, "stocks/trades", n_tickers=8)
+    settings = mirror_settings(tmp_path)
+    assert _load(settings, "stocks/trades").exit_code == 0
+    sql = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'stocks_trades' "
+           "AND column_name LIKE 'sip_timestamp%' ORDER BY ordinal_position")
+    expected = [("sip_timestamp", "TIMESTAMP WITH TIME ZONE"), ("sip_timestamp_ns", "BIGINT"),
+                ("sip_timestamp_local", "TIMESTAMP")]
+    assert view_query(settings, sql) == expected
+    out = cli_query(settings.data_dir, f"SELECT * FROM stocks_trades LIMIT 0; {sql}")  # binds the view in 1.x
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-3:] == [f"{n},{t}" for n, t in expected]
+
+
+def test_a_day_stored_by_the_previous_release_is_rewritten_exact_and_reads_beside_a_new_one(tmp_path):
+    name = "stocks/trades"
+    old_csv, new_csv = small_day(tmp_path, name), small_day(tmp_path, name, d=DAY2)
+    settings = mirror_settings(tmp_path)
+    assert load(DAY, DAY, settings, datasets=name).exit_code == 0
+    as_previous_release(settings, name)
+    groups = [pq.ParquetFile(p).metadata.num_row_groups for p in part_files(settings, name)]
+    assert all(all(utc_adjusted(p)) for p in part_files(settings, name))
+
+    summary = load(DAY, DAY2, settings, datasets=name)
+
+    assert (summary.exit_code, summary.done, len(summary.skipped)) == (0, [DAY2], 1), summary.lines()
+    assert any("rewrote 1 tick partition" in w for w in summary.warnings), summary.warnings
+    for d, path in ((DAY, old_csv), (DAY2, new_csv)):
+        parts = part_files(settings, name, d)
+        assert parts and not any(any(utc_adjusted(p)) for p in parts)
+        oracle = csv_instants(name, path)
+        assert polars_instants(settings, name, d) == (oracle, {pl.Datetime("ns")})
+        assert pyarrow_instants(settings, name, d) == (oracle, {pa.timestamp("ns")})
+        expected = expected_view_instants(oracle)
+        assert view_instants(settings, name, d) == expected
+        assert cli_instants(settings, name, d) == expected
+    assert [pq.ParquetFile(p).metadata.num_row_groups for p in part_files(settings, name)] == groups
+    assert _parts_sorted_by_ticker(settings, name)
+    everything = expected_rows(name, old_csv) + expected_rows(name, new_csv, d=DAY2)
+    assert view_rows(settings, name) == sorted(everything, key=csv_reading.null_last)
+    again = load(DAY, DAY2, settings, datasets=name)
+    assert again.exit_code == 0 and not any("rewrote" in w for w in again.warnings)  # once

@@ -13,17 +13,21 @@ if TYPE_CHECKING:
 
 #: the roles a column plays in validation: a ticker must not be blank, a time must fall in the file's
 #: day, prices must be present and non-negative (low <= high), volumes and counts non-negative;
-#: a timestamp is another instant in integer ns (stored as a UTC timestamp, not checked against the
+#: a timestamp is another instant in integer ns (stored as a timestamp, not checked against the
 #: day), a code an integer identifier (exchange, tape) only checked to parse
 ROLES = ("ticker", "time", "price", "volume", "count", "text", "timestamp", "code")
-#: the roles whose integer nanoseconds are stored as UTC timestamps (ns)
+#: the roles whose integer nanoseconds are stored as timestamps (ns)
 INSTANT_ROLES = ("time", "timestamp")
-#: the stored type of a UTC timestamp in nanoseconds (an instant column's type in a partition)
+#: the stored type of a UTC timestamp in nanoseconds (an instant column's type in an aggregates partition)
 UTC_NANOS = "Datetime[ns, UTC]"
+#: a nanosecond timestamp without a time zone holding UTC (Parquet ``isAdjustedToUTC=false``): the tick
+#: datasets' instants. DuckDB 1.x reads it as an exact TIMESTAMP_NS, where it truncates UTC-adjusted
+#: nanoseconds to microseconds; Polars and pyarrow read every digit either way.
+NAIVE_UTC_NANOS = "Datetime[ns]"
 
 
 def polars_type(name: str) -> "pl.DataType":
-    """The Polars type named ``name`` ("Float64", "Int64", "String", "Date", ``UTC_NANOS``).
+    """The Polars type named ``name`` ("Float64", "Int64", "String", "Date", ``UTC_NANOS``, ``NAIVE_UTC_NANOS``).
 
     Types are named, not Polars objects, so that the registry can be read (planning, a no-op run)
     without importing Polars.
@@ -32,6 +36,8 @@ def polars_type(name: str) -> "pl.DataType":
 
     if name == UTC_NANOS:
         return pl.Datetime("ns", "UTC")
+    if name == NAIVE_UTC_NANOS:
+        return pl.Datetime("ns")
     return getattr(pl, name)()
 
 
@@ -98,6 +104,9 @@ class Dataset:
     #: tick data (trades, quotes): too large for memory, read in batches and written as several parts;
     #: loaded only when named (a family name such as ``stocks`` means its aggregates), unknown columns kept
     streamed: bool = False
+    #: how the instant columns are stored: ``UTC_NANOS`` (aggregates: whole minutes, any reader is exact)
+    #: or ``NAIVE_UTC_NANOS`` (tick data, whose nanoseconds DuckDB 1.x would otherwise truncate)
+    instant_type: str = UTC_NANOS
 
     @property
     def name(self) -> str:
@@ -128,7 +137,7 @@ class Dataset:
 
     @property
     def instant_columns(self) -> list[str]:
-        """The columns holding integer-ns instants (the time column first): stored as UTC timestamps (ns)."""
+        """The columns holding integer-ns instants (the time column first): stored as :attr:`instant_type`."""
         return [self.time_column] + [c.name for c in self.columns if c.role == "timestamp"]
 
     @property
@@ -152,7 +161,7 @@ class Dataset:
 
     def stored_types(self) -> dict[str, str]:
         """Each partition column's type by name (derived columns last)."""
-        out = {c.name: UTC_NANOS if c.role in INSTANT_ROLES else c.dtype for c in self.columns}
+        out = {c.name: self.instant_type if c.role in INSTANT_ROLES else c.dtype for c in self.columns}
         out.update(dict(self.derived_columns))
         return out
 

@@ -3,7 +3,8 @@
 Column types: prices DOUBLE; sizes DOUBLE (the SIP reports fractional trade sizes since
 2026-02-23, and quote sizes changed from round lots to shares on 2025-11-03: a double keeps
 both exact); exchange, tape and correction codes and sequence numbers BIGINT; every
-``*_timestamp`` a UTC timestamp (ns) (the vendor's integer nanoseconds, exact); ``conditions``
+``*_timestamp`` a nanosecond timestamp without time zone holding UTC (``NAIVE_UTC_NANOS``: the
+vendor's integer nanoseconds, exact in every reader, DuckDB 1.x included); ``conditions``
 and ``indicators`` text (comma lists, quoted in the CSV); trade ``id`` text. ``sip_timestamp``
 decides the day (New York). The header decides which columns a file has: a required one
 missing fails the file, an optional one missing is stored as NULL, an unknown one is kept
@@ -14,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .aggregates import OPTIONS, STOCKS
-from .model import Column, Dataset
+from .model import NAIVE_UTC_NANOS, Column, Dataset
 from .options import CONTRACT_COLUMNS, derive_contracts
 
 _STR, _F64, _I64 = "String", "Float64", "Int64"
@@ -59,7 +60,7 @@ OPTION_QUOTES = _columns("ticker,ask_exchange,ask_price,ask_size,bid_exchange,bi
 def tick_datasets() -> list[Dataset]:
     """The four tick datasets, loaded only when named (``--datasets stocks/trades``)."""
     stocks_first, options_first = dt.date(2003, 9, 10), dt.date(2014, 6, 2)
-    common = {"first_date_known": False, "streamed": True, "sort_by": TICK_ORDER}
+    common = {"first_date_known": False, "streamed": True, "sort_by": TICK_ORDER, "instant_type": NAIVE_UTC_NANOS}
     options = {**common, "derive": derive_contracts, "derived_columns": CONTRACT_COLUMNS}
     return [
         Dataset(STOCKS, "trades", STOCK_TRADES, stocks_first, description="US stocks (SIP): every trade, "

@@ -4,8 +4,8 @@ One view per dataset (``stocks_minute``, ``options_day``, ...) with the partitio
 columns, ``trade_date`` from the partition folder, ``window_start`` as a UTC timestamp
 and ``window_start_local`` in the dataset's time zone; ``minute_bars`` and ``day_bars``
 stay as the stocks views they always were. Tick views (``stocks_trades``, ...) show each
-instant as TIMESTAMPTZ, exact integer nanoseconds (``<name>_ns``) and New York time
-(``<name>_local``), then any column a file brought that the registry does not know. A view
+instant as TIMESTAMPTZ (microseconds), exact integer nanoseconds (``<name>_ns``) and New York
+time (``<name>_local``), then any column a file brought that the registry does not know. A view
 is made once its dataset has files: a glob that matches nothing cannot be bound.
 """
 from __future__ import annotations
@@ -38,17 +38,26 @@ def _columns(ds: Dataset) -> list[str]:
     return out
 
 
+def _tick_instant(name: str, tz: str) -> list[str]:
+    """One tick instant three ways, the same in DuckDB 2.x and 1.x and whatever the session's TimeZone.
+
+    The partitions store naive nanosecond timestamps holding UTC (``NAIVE_UTC_NANOS``), which every DuckDB
+    reads as an exact TIMESTAMP_NS: ``epoch_ns`` is the vendor's integer. The readable instant is built from
+    its whole microseconds (``epoch_us`` truncates; DuckDB 2's casts round, which would move a trade at
+    15:59:59.9999996 into the 16:00 close) and named UTC with ``timezone('UTC', ...)``: a bare CAST to
+    TIMESTAMPTZ would read the naive value in the client's TimeZone. Every result type (TIMESTAMPTZ, BIGINT,
+    TIMESTAMP) is one DuckDB 1.x knows, so 1.x clients open the file and bind the view alike.
+    """
+    instant = f"timezone('UTC', make_timestamp(epoch_us({name})))"
+    return [f"{instant} AS {name}", f"epoch_ns({name}) AS {name}_ns", f"timezone('{tz}', {instant}) AS {name}_local"]
+
+
 def _tick_columns(ds: Dataset) -> list[str]:
-    """Each instant three ways: TIMESTAMPTZ (microseconds, what DuckDB 1.x clients know), its exact integer
-    nanoseconds (``<name>_ns``) and New York wall time (``<name>_local``); then columns the registry does not
-    know, which a file's header brought (kept as text)."""
+    """Each instant three ways (:func:`_tick_instant`); then columns the registry does not know, which a file's
+    header brought (kept as text)."""
     out, instants = [], set(ds.instant_columns)
     for name in ds.stored_types():
-        if name in instants:
-            out += [f"CAST({name} AS TIMESTAMPTZ) AS {name}", f"epoch_ns({name}) AS {name}_ns",
-                    f"timezone('{ds.calendar.tz.key}', CAST({name} AS TIMESTAMPTZ)) AS {name}_local"]
-        else:
-            out.append(name)
+        out += _tick_instant(name, ds.calendar.tz.key) if name in instants else [name]
     # every part holds every registry column (NULL where a file lacks one), so the exclusion always binds
     out.append(f"* EXCLUDE ({', '.join([*ds.stored_types(), 'date'])})")
     return out
@@ -57,9 +66,9 @@ def _tick_columns(ds: Dataset) -> list[str]:
 def view_ns(ds: Dataset, name: str) -> str:
     """The SQL, over ``ds``'s view, giving the exact integer nanoseconds of its instant column ``name``.
 
-    Tick views carry them as ``<name>_ns``; aggregates start on whole minutes, where ``epoch_ns``
-    of the view's TIMESTAMPTZ is exact. (DuckDB 1.x reads the Parquet's UTC nanosecond timestamps
-    as microseconds: through such a client, ``<name>_ns`` ends in three zeros.)
+    Tick views carry them as ``<name>_ns``, exact in every DuckDB (1.x included: the partitions' naive
+    nanosecond timestamps read as TIMESTAMP_NS there); aggregates start on whole minutes, where
+    ``epoch_ns`` of the view's TIMESTAMPTZ is exact.
     """
     return f"{name}_ns" if ds.streamed else f"epoch_ns({name})"
 

@@ -85,7 +85,8 @@ def _parse(chunk: Chunk, header: list[str], ds: Dataset) -> tuple[pl.DataFrame, 
 
 
 def stored_schema(header: list[str], ds: Dataset) -> dict[str, pl.DataType]:
-    """A part's columns: the dataset's (instants as UTC timestamps, derived ones), then unknown ones as text."""
+    """A part's columns: the dataset's (instants as naive UTC ns timestamps, derived ones), then unknown ones as
+    text."""
     schema = ds.partition_schema()
     schema.update({c: pl.String() for c in header if c not in schema})
     return schema
