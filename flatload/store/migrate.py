@@ -17,14 +17,11 @@ import os
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..datasets import REGISTRY, Dataset
 from ..datasets.model import UTC_NANOS
 from .db import transaction
 from .fs import storage_error
-from .parts import COMPRESSION_LEVEL
 from .swap import PartitionBuild
 
 SCHEMA_VERSION = 2
@@ -83,6 +80,9 @@ def _tick_instants(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> list[s
 
 def _utc_adjusted(part: Path, ds: Dataset) -> bool:
     """True when one of the part's instant columns is a UTC-adjusted timestamp (only its footer is read)."""
+    import pyarrow as pa  # here, not at the top: a load with nothing to rewrite imports no pyarrow
+    import pyarrow.parquet as pq
+
     try:
         schema = pq.read_schema(part)
     except (OSError, pa.ArrowException):
@@ -106,6 +106,11 @@ def _rewrite_partition(parquet_root: Path, ds: Dataset, folder: Path) -> int:
 def _rewrite_part(src: Path, dst: Path, ds: Dataset) -> int:
     """``src`` with its instants naive, row group by row group (the same groups, so the same ticker ranges in
     their statistics), each column encoded as it was; the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .parts import COMPRESSION_LEVEL
+
     try:
         source = pq.ParquetFile(src)
         meta = source.metadata
@@ -123,7 +128,7 @@ def _rewrite_part(src: Path, dst: Path, ds: Dataset) -> int:
         raise (storage_error(exc, src.parent, "rewrite a partition") or exc) from None
 
 
-def _encodings(meta: pq.FileMetaData) -> tuple[list[str], list[str]]:
+def _encodings(meta: "pq.FileMetaData") -> tuple[list[str], list[str]]:
     """The columns a part dictionary-encoded, and those it delta-encoded (read from its first row group)."""
     if meta.num_row_groups == 0:
         return [], []
