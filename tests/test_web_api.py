@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from flatload.settings import Settings
 from tests.helpers import interrupts
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import query, s3_client, upload_days
-from tests.helpers.web import HoldGate, LiveServer
+from tests.helpers.web import HoldGate, LiveServer, WrapperPause, stop_when_deliverable
 
 WEEK = calendar.sessions(dt.date(2024, 3, 4), dt.date(2024, 3, 8))
 TWO_WEEKS = calendar.sessions(dt.date(2024, 3, 4), dt.date(2024, 3, 15))
@@ -206,6 +207,48 @@ def test_a_job_stopped_while_still_starting_ends_interrupted(settings: Settings,
         assert doc["finished_at"] is not None and doc["progress_pct"] is not None
         # nothing was left holding the data dir: the next job runs
         assert server.wait(server.start(_span(WEEK[:1])))[0]["status"] == "ok"
+
+
+def test_a_stop_before_the_load_starts_is_kept_and_the_load_never_starts(settings: Settings, s3_endpoint: str,
+                                                                        bucket: str, tmp_path: Path) -> None:
+    upload_days(s3_endpoint, bucket, WEEK[:1], n_tickers=12)
+    # the job's wrapper is held before it starts the load, as a busy machine may leave it
+    with WrapperPause(tmp_path / "pause", "fcntl.flock") as pause, LiveServer(settings) as server:
+        job_id = server.start(_span(WEEK[:1]))
+        pause.wait_parked()
+        res = server.client.delete(f"/api/v1/backfill/{job_id}")
+        assert res.status_code == 202 and res.json()["status"] == "queued" and res.json()["stop_requested"], res.text
+        assert server.status(job_id)["stop_requested"] is True  # kept in the job's record, not only signalled
+        pause.release()
+        doc, _ = server.wait(job_id)
+        assert (doc["status"], doc["exit_code"]) == ("interrupted", 130), doc
+        assert doc["message"] == "stopped before its load started (nothing was loaded)"
+        assert server.client.delete(f"/api/v1/backfill/{job_id}").status_code == 409  # it has ended
+    assert reports.run(settings, job_id) is None, "the load never ran"
+
+
+def test_a_stop_while_the_load_is_being_started_is_409_with_retry_after_then_delivered(
+        settings: Settings, s3_endpoint: str, bucket: str, tmp_path: Path) -> None:
+    upload_days(s3_endpoint, bucket, WEEK[:1], n_tickers=12)
+    gate = HoldGate(hold_from=1)  # once the load runs, it cannot finish before the stop reaches it
+    with S3FaultProxy(s3_endpoint, on_request=gate) as proxy:
+        s = settings.replace(endpoint_url=proxy.url)
+        try:
+            with WrapperPause(tmp_path / "pause", "subprocess.Popen") as pause, LiveServer(s) as server:
+                job_id = server.start(_span(WEEK[:1]))
+                pause.wait_parked()  # the wrapper has decided to start the load: a signal now would find none
+                res = server.client.delete(f"/api/v1/backfill/{job_id}")
+                assert res.status_code == 409 and res.headers.get("retry-after") == "1", res.text
+                assert "starting its load right now" in res.json()["error"] and res.json()["job_id"] == job_id
+                assert server.status(job_id)["stop_requested"] is False  # refused, so not half-recorded
+                pause.release()
+                res = stop_when_deliverable(server, job_id)
+                assert res.status_code == 202 and res.json()["stop_requested"], res.text
+                doc, _ = server.wait(job_id)
+                assert doc["status"] == "interrupted" and doc["exit_code"] not in (0, None), doc
+                assert doc["days_done"] == 0
+        finally:
+            gate.release()
 
 
 def test_failed_days_make_a_partial_job_with_errors_and_exit_1(settings: Settings, s3_endpoint: str,

@@ -105,3 +105,15 @@ def test_exit_codes_read_as_a_shell_shows_them() -> None:
     assert [exit_code_of(c) for c in (0, 1, 130, -2, -9)] == [0, 1, 130, 130, 137]
     assert dataclasses.fields(Settings)  # keep BY_FLAG honest: every name is a field
     assert set(BY_FLAG) <= {f.name for f in dataclasses.fields(Settings)}
+
+
+def test_the_start_lock_keeps_a_stop_and_the_start_of_a_load_apart(tmp_path: Path) -> None:
+    files = JobFiles(tmp_path, "job-1")
+    with files.start_lock():  # held (by the wrapper starting the load, say): a stop waits, then gives up
+        with pytest.raises(TimeoutError):
+            with JobFiles(tmp_path, "job-1").start_lock(wait=0.05):
+                pass
+        with JobFiles(tmp_path, "job-2").start_lock(wait=0):  # each job has its own
+            pass
+    with files.start_lock(wait=0):  # released with the block
+        pass

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -135,6 +136,52 @@ def test_the_chart_draws_a_loaded_symbols_session(page, store: Settings) -> None
         pg.wait_for_selector("#chart[data-ready='error']", timeout=WAIT_MS)
         assert "no stocks/minute_aggs bars for 'NOPE'" in pg.locator("#chart-message").inner_text()
     assert console.errors == [m for m in console.errors if "404" in m]  # the chart's own 404, nothing else
+
+
+def test_without_url_parameters_it_opens_on_the_loaded_range_and_the_latest_session(page, store: Settings) -> None:
+    # a store of 2024 data, opened years later: the page shows what the store holds, not today's empty months
+    pg, console = page
+    loaded = [d for d in dashboard.DAYS if d <= dashboard.LOADED_UNTIL]
+    with LiveServer(store) as server:
+        pg.goto(f"{server.url}/")
+        pg.wait_for_selector("#heatmaps[data-ready='1']", timeout=WAIT_MS)
+        assert (pg.input_value("#range-start"), pg.input_value("#range-end")) == (str(loaded[0]), str(loaded[-1]))
+        for dataset in ("stocks/minute_aggs", "stocks/day_aggs"):
+            expected = {d: st for d, st in dashboard.expected_states(dataset).items() if d <= str(loaded[-1])}
+            assert _cells(pg, dataset) == expected
+        states = pg.eval_on_selector_all(".heatmap .cal .cell", "cells => cells.map(c => getComputedStyle(c)"
+                                                                ".backgroundColor)")
+        assert len(set(states)) >= 3, "coloured days: flat file, REST, failed, suspect"
+        pg.wait_for_selector("#chart[data-ready='1']", timeout=WAIT_MS)
+        chart = pg.locator("#chart")
+        assert (chart.get_attribute("data-symbol"), chart.get_attribute("data-date")) == (dashboard.SYMBOL,
+                                                                                         str(loaded[-1]))
+        assert int(chart.get_attribute("data-bars")) == dashboard.minute_bars(store, dashboard.SYMBOL, loaded[-1]) > 0
+    assert console.errors == []
+
+
+def test_a_heatmap_day_opens_its_session_chart(page, store: Settings) -> None:
+    pg, console = page
+    with LiveServer(store) as server:
+        pg.goto(f"{server.url}/?{RANGE}")
+        pg.wait_for_selector(f"#chart[data-ready='1'][data-date='{dashboard.LOADED_UNTIL}']", timeout=WAIT_MS)
+        day = pg.locator(f'.heatmap[data-dataset="stocks/minute_aggs"] .cell[data-date="{dashboard.CHART_DAY}"]')
+        href = urlsplit(day.get_attribute("href"))
+        assert parse_qs(href.query)["date"] == [str(dashboard.CHART_DAY)] and href.fragment == "chart-card"
+        day.click()
+        pg.wait_for_selector(f"#chart[data-ready='1'][data-date='{dashboard.CHART_DAY}']", timeout=WAIT_MS)
+        chart = pg.locator("#chart")
+        assert int(chart.get_attribute("data-bars")) == dashboard.minute_bars(store, dashboard.SYMBOL,
+                                                                               dashboard.CHART_DAY)
+        assert parse_qs(urlsplit(pg.url).query)["date"] == [str(dashboard.CHART_DAY)]  # a link to share
+        assert pg.input_value("#chart-date") == str(dashboard.CHART_DAY)
+        # a day without minute bars to draw is no link: its cell only tells why
+        for date in (dashboard.FAILED, dashboard.SUSPECT, dashboard.NOT_LOADED[0]):
+            cell = pg.locator(f'.heatmap[data-dataset="stocks/minute_aggs"] .cell[data-date="{date}"]')
+            assert cell.evaluate("c => c.tagName") == "SPAN", date
+        pg.go_back()  # the session shown before
+        pg.wait_for_selector(f"#chart[data-ready='1'][data-date='{dashboard.LOADED_UNTIL}']", timeout=WAIT_MS)
+    assert console.errors == []
 
 
 def test_on_a_phone_nothing_overflows_sideways(browser, store: Settings) -> None:

@@ -23,7 +23,7 @@ from ..analysis.sql import query
 from ..analysis.timeframes import SESSIONS, parse_every
 from ..errors import ConfigError
 from ..settings import Settings
-from .jobs import JobConflict, JobNotFound, JobNotRunning, Jobs
+from .jobs import RETRY_AFTER_S, JobConflict, JobNotFound, JobNotRunning, Jobs, JobStarting
 from .models import (
     ApiError,
     BackfillRequest,
@@ -122,14 +122,20 @@ def recent_backfills(jobs: JobsDep, limit: Annotated[int, Query(ge=1, le=500)] =
 @router.delete("/backfill/{job_id}", status_code=202, response_model=JobStatus,
                dependencies=[Depends(require_token)],
                responses={**_ERRORS, **_AUTH, 404: {"model": ApiError, "description": "No such job"},
-                          409: {"model": ApiError, "description": "The job has ended"}})
+                          409: {"model": ApiError, "description": "The job has ended; or it is starting its load "
+                                                                 "this moment: send the stop again after "
+                                                                 "Retry-After seconds"}})
 def stop_backfill(job_id: JobPath, jobs: JobsDep) -> dict:
     """Stop a job as Ctrl-C does: the days in flight finish and are committed, then its status becomes
-    ``interrupted``. A second DELETE aborts the days in flight (still consistent)."""
+    ``interrupted``. A second DELETE aborts the days in flight (still consistent). A job whose load has
+    not started yet never starts it (``stop_requested`` is true at once); 409 with ``Retry-After`` in the
+    moment it is starting it, when the stop could not be delivered."""
     try:
         return jobs.stop(job_id)
     except JobNotFound as exc:
         raise ApiProblem(404, exc.message, job_id=job_id) from None
+    except JobStarting as exc:
+        raise ApiProblem(409, exc.message, job_id=job_id, headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     except JobNotRunning as exc:
         raise ApiProblem(409, exc.message, job_id=job_id) from None
 

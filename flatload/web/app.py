@@ -23,6 +23,8 @@ from .jobs import Jobs
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
+#: after Ctrl-C, requests still being answered get this long before they are cancelled
+GRACEFUL_SHUTDOWN_S = 3.0
 #: the Host headers a loopback server answers (brackets: how an IPv6 address appears in a Host header)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 #: the one inline style the page has: the chart library's attribution logo (changes with its version;
@@ -140,7 +142,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           announce: Callable[[str], None] | None = None, config: Path | None = None) -> None:
-    """Serve the dashboard and API until interrupted; ``announce(url)`` once it listens.
+    """Serve the dashboard and API until interrupted; ``announce(url)`` once it serves (and Ctrl-C stops it).
 
     Binding anything but loopback needs a token (ConfigError otherwise). Stopping the server
     leaves running jobs running: they are processes of their own, and the next server finds them.
@@ -158,7 +160,28 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765, token: 
     except BaseException:
         sock.close()
         raise
-    if announce is not None:
-        announce(f"http://{shown}:{sock.getsockname()[1]}/")
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    # in-flight requests get a few seconds after Ctrl-C, not forever (a poll held up on a busy machine)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    _Server(config, (lambda: announce(url)) if announce is not None else None).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing its URL only once it serves, with its SIGINT/SIGTERM handlers in place.
+
+    Announced any earlier, a Ctrl-C right after the URL could land before uvicorn takes the signals over:
+    it then raises wherever the start happens to be, or, in a server started with SIGINT ignored (a
+    background job of a script, nohup, CI), is lost, and the server runs on. The slower the machine,
+    the wider that window was.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn's serve() installs the signal handlers before it calls startup(), which starts listening
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit and self._on_started is not None:
+            self._on_started()

@@ -1,16 +1,21 @@
 """What the web app keeps about the jobs it starts, beside the run files in ``<data_dir>/runs/``.
 
-Per job: ``<id>.job`` (the request, the wrapper's pid, a stop request), ``<id>.exit`` (the load's exit
-code, written by the wrapper when the load ends) and ``<id>.log`` (the load's output). None of them
-ends in ``.json``, so the run-file readers never mistake them for runs. A job id names files, so
-it is checked against :data:`JOB_ID` before any path is built from it.
+Per job: ``<id>.job`` (the request, the wrapper's pid, a stop request, the load's pid once it runs),
+``<id>.exit`` (the load's exit code, written by the wrapper when the load ends), ``<id>.log`` (the load's
+output) and ``<id>.lock``, the job's start lock (:meth:`JobFiles.start_lock`). None of them ends in
+``.json``, so the run-file readers never mistake them for runs. A job id names files, so it is checked
+against :data:`JOB_ID` before any path is built from it.
 """
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: what a job (run) id may look like: ``20241203T142501Z-3fa9c1`` and any plain name; never a path
@@ -55,6 +60,27 @@ class JobFiles:
     def log(self) -> Path:
         return self.runs_dir / f"{self.job_id}.log"
 
+    @property
+    def lock(self) -> Path:
+        return self.runs_dir / f"{self.job_id}.lock"
+
+    @contextmanager
+    def start_lock(self, wait: float | None = None) -> Iterator[None]:
+        """Hold the job's start lock: the server holds it while it registers the job and while it delivers a
+        stop, the job's wrapper while it decides whether to start the load and starts it.
+
+        So a stop and the start of the load never cross: a stop recorded first is read by the wrapper
+        before it starts the load (and it does not), and a stop that comes after finds the load running,
+        in the process group its signal reaches. Every change to the job's record is made under it.
+        ``wait``: TimeoutError after that many seconds; None: as long as it takes.
+        """
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _flock(fd, wait)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
     def read_job(self) -> dict | None:
         """The job's record, or None when this job was not started by the web app."""
         return _read_json(self.job)
@@ -89,6 +115,22 @@ class JobFiles:
 def job_ids(runs_dir: Path) -> list[str]:
     """Ids of the jobs the web app started on this data dir, newest first (ids sort by their start time)."""
     return sorted((p.stem for p in Path(runs_dir).glob("*.job") if valid_job_id(p.stem)), reverse=True)
+
+
+def _flock(fd: int, wait: float | None) -> None:
+    """An exclusive flock on ``fd``; TimeoutError when another holder keeps it past ``wait`` seconds."""
+    if wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the start lock is held past {wait} s") from None
+            time.sleep(0.01)
 
 
 def _read_json(path: Path) -> dict | None:

@@ -6,6 +6,9 @@ crashes stay apart from it, and it goes on when the server stops. It takes the d
 writes ``runs/<id>.json`` and ends with the exit code a terminal would see. Its status comes from
 that run file (never more than a second old while it runs) and from the job's own files
 (:mod:`.jobfiles`); runs started by the CLI or cron are listed and read the same way.
+
+A stop is kept in the job's record, and is also SIGINT to the job's process group once its load
+runs; the job's start lock keeps a stop and the start of the load apart (:meth:`Jobs.stop`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ from .jobfiles import JobFiles, job_ids, now_iso, valid_job_id
 FINAL = ("ok", "partial", "failed", "interrupted", "locked")
 #: exit codes of a load stopped by SIGINT / SIGTERM (a stop request, Ctrl-C)
 STOPPED = (130, 143)
+#: how long a stop waits for a job that is starting its load this moment (a fork and an exec) before it
+#: answers "not yet, send it again in RETRY_AFTER_S"
+STOP_WAIT_S = 1.0
+RETRY_AFTER_S = 1
 
 
 class JobError(Exception):
@@ -49,6 +56,16 @@ class JobNotFound(JobError):
 
 class JobNotRunning(JobError):
     """The job has ended: there is nothing to stop."""
+
+
+class JobStarting(JobError):
+    """The job is starting its load this very moment: a stop can be delivered a moment later."""
+
+
+def _still_active(job_id: str, status: dict) -> None:
+    """JobNotRunning unless the job is queued or running."""
+    if status.get("status") not in ("queued", "running"):
+        raise JobNotRunning(f"job {job_id} is not running (it ended: {status.get('status')})", job_id)
 
 
 def load_command(settings: Settings, start: dt.date, end: dt.date, datasets: str | None,
@@ -149,15 +166,17 @@ class Jobs:
             files.runs_dir.mkdir(parents=True, exist_ok=True)
             request = {"start": start.isoformat(), "end": end.isoformat(), "datasets": datasets,
                        "symbols": list(symbols) if symbols else None, "force": force}
-            record = {"job_id": job_id, "request": request, "started_at": now_iso(), "pid": None}
-            files.write_job(record)
+            # "gate": the job's wrapper reads its record under the start lock before it starts the load
+            record = {"job_id": job_id, "request": request, "started_at": now_iso(), "pid": None, "gate": 1}
             command = [sys.executable, "-m", "flatload.web.child", str(files.runs_dir), job_id, "--",
                        *load_command(self.settings, start, end, datasets, symbols, job_id, self.config, force)]
-            with open(files.log, "ab") as log:
-                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        env=child_env(self.settings), cwd=files.runs_dir, start_new_session=True)
-            files.write_job({**record, "pid": proc.pid})
-            self._procs[job_id] = proc
+            with files.start_lock():  # a stop, and the wrapper's start of the load, wait for the pid
+                files.write_job(record)
+                with open(files.log, "ab") as log:
+                    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            env=child_env(self.settings), cwd=files.runs_dir, start_new_session=True)
+                files.write_job({**record, "pid": proc.pid})
+                self._procs[job_id] = proc
             threading.Thread(target=self._watch, args=(files, proc), name=f"job-{job_id}", daemon=True).start()
             return job_id
 
@@ -182,28 +201,47 @@ class Jobs:
 
     def stop(self, job_id: str) -> dict:
         """Stop a job as Ctrl-C does (finished days are committed); its status. A second stop aborts the days
-        in flight. JobNotFound / JobNotRunning."""
-        files = self.files(job_id)
-        job = files.read_job()
+        in flight. JobNotFound / JobNotRunning; JobStarting while the job is starting its load right now.
+
+        A job whose load has not started yet gets the stop in its record: its wrapper reads it before it
+        would start the load, and does not. One whose load runs gets SIGINT. Both happen under the job's
+        start lock, so a stop can neither slip in between the wrapper's reading and its start of the load
+        (where the signal used to find no load, and the load then ran to the end) nor be lost.
+        """
         current = self.status(job_id)
         if current is None:
             raise JobNotFound(f"no job {job_id} on this data dir", job_id)
-        if current["status"] not in ("queued", "running"):
-            raise JobNotRunning(f"job {job_id} is not running (it ended: {current['status']})", job_id)
-        if job is not None:
-            pgid = job.get("pid")  # the wrapper leads the job's process group
-            if not pgid:
-                raise JobNotRunning(f"job {job_id} is still starting: stop it in a moment", job_id)
-            files.write_job({**job, "stop_requested_at": now_iso()})
-            try:
-                os.killpg(int(pgid), signal.SIGINT)
-            except ProcessLookupError:
-                raise JobNotRunning(f"job {job_id} has just ended", job_id) from None
-        else:  # a run started by the CLI or cron: its process, as Ctrl-C would
+        _still_active(job_id, current)
+        files = self.files(job_id)
+        if files.read_job() is None:  # a run started by the CLI or cron: its process, as Ctrl-C would
             holder = lock.read_holder(self.settings.data_dir)
             if holder.get("run_id") != job_id or not holder.get("pid"):
                 raise JobNotRunning(f"run {job_id} does not hold this data dir", job_id)
             os.kill(int(holder["pid"]), signal.SIGINT)
+            return {**current, "stop_requested": True}
+        try:
+            with files.start_lock(wait=STOP_WAIT_S):
+                return self._stop_job(job_id, files)
+        except TimeoutError:
+            raise JobStarting(f"job {job_id} is starting its load right now: the stop cannot be delivered "
+                              f"yet; send it again in {RETRY_AFTER_S} s", job_id) from None
+
+    def _stop_job(self, job_id: str, files: JobFiles) -> dict:
+        """Record the stop in the job's record and deliver it if the load runs (under the job's start lock)."""
+        job, current = files.read_job() or {}, self.status(job_id) or {}
+        _still_active(job_id, current)  # it may have ended while the lock was awaited
+        stopped = {**job, "stop_requested_at": now_iso()}
+        if job.get("gate") and not job.get("load_pid"):
+            files.write_job(stopped)  # its wrapper reads this before it would start the load, and will not
+            return {**current, "stop_requested": True}
+        pgid = job.get("pid")  # the wrapper leads the job's process group
+        if not pgid:  # a record of an earlier flatload (no gate) that does not have its pid yet
+            raise JobStarting(f"job {job_id} is still starting: send the stop again in {RETRY_AFTER_S} s", job_id)
+        files.write_job(stopped)
+        try:
+            os.killpg(int(pgid), signal.SIGINT)
+        except ProcessLookupError:
+            raise JobNotRunning(f"job {job_id} has just ended", job_id) from None
         return {**current, "stop_requested": True}
 
     # ---- reading ----------------------------------------------------------------------------
@@ -270,5 +308,6 @@ class Jobs:
                 "errors": [{k: e.get(k) for k in ("date", "key", "error", "hint")} for e in rec.get("errors") or []],
                 "started_at": rec.get("started") or (job or {}).get("started_at"), "finished_at": finished,
                 "updated_at": rec.get("updated"), "exit_code": exit_code,
+                "stop_requested": bool(job.get("stop_requested_at")) if job is not None else None,
                 "message": files.last_error() if files is not None and job is not None and not running
                 and exit_code not in (0, None) else None}

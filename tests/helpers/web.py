@@ -132,3 +132,82 @@ class HoldGate:
 
     def release(self) -> None:
         self.released.set()
+
+
+_PAUSE_HOOK = '''"""Written by tests.helpers.web.WrapperPause: holds a web job's wrapper at its first {event!r} event."""
+import os
+import sys
+import time
+
+_DIR = {directory!r}
+
+
+def _hold(event, _args):
+    if event != {event!r} or not sys.argv[0].endswith(os.path.join("flatload", "web", "child.py")):
+        return
+    if os.path.exists(os.path.join(_DIR, "parked")):  # the first such event only
+        return
+    with open(os.path.join(_DIR, "parked.tmp"), "w") as fh:
+        fh.write(str(os.getpid()))
+    os.replace(os.path.join(_DIR, "parked.tmp"), os.path.join(_DIR, "parked"))
+    deadline = time.monotonic() + {timeout!r}
+    while not os.path.exists(os.path.join(_DIR, "released")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+sys.addaudithook(_hold)
+'''
+
+
+class WrapperPause:
+    """Holds the wrapper process of the next web job (``python -m flatload.web.child``) at one of its steps,
+    exactly as a busy machine may leave it there, for as long as a test needs.
+
+    The mechanism is Python's own: a ``sitecustomize`` module on ``PYTHONPATH`` (set for the block, so the
+    jobs the server starts inherit it) adds an audit hook (PEP 578) that, in the wrapper only, waits at the
+    first ``event`` until :meth:`release`. ``"fcntl.flock"``: the wrapper is about to take the job's start
+    lock (its signal handlers are in place, its load not started); ``"subprocess.Popen"``: it is about to
+    start the load. Nothing of flatload is patched: the wrapper that runs is the shipped one.
+    """
+
+    def __init__(self, directory: Path, event: str, timeout: float = 120.0) -> None:
+        self.directory = Path(directory)
+        self.event = event
+        self.timeout = timeout
+        self._old_path: str | None = None
+
+    def __enter__(self) -> WrapperPause:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        hook = _PAUSE_HOOK.format(event=self.event, directory=str(self.directory), timeout=self.timeout)
+        (self.directory / "sitecustomize.py").write_text(hook)
+        self._old_path = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.directory), self._old_path) if p)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        if self._old_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = self._old_path
+
+    def wait_parked(self, timeout: float = 30.0) -> int:
+        """Wait until the wrapper waits at the event; its pid."""
+        deadline = time.monotonic() + timeout
+        while not (self.directory / "parked").exists():
+            assert time.monotonic() < deadline, f"no job wrapper reached {self.event} within {timeout}s"
+            time.sleep(0.01)
+        return int((self.directory / "parked").read_text())
+
+    def release(self) -> None:
+        (self.directory / "released").touch()
+
+
+def stop_when_deliverable(server: LiveServer, job_id: str, attempts: int = 10) -> httpx.Response:
+    """DELETE the job, again after its ``Retry-After`` while the answer is 409 "starting"; the last answer."""
+    for _ in range(attempts):
+        res = server.client.delete(f"/api/v1/backfill/{job_id}")
+        if res.status_code != 409 or "retry-after" not in res.headers:
+            return res
+        time.sleep(float(res.headers["retry-after"]))
+    return res

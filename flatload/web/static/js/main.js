@@ -1,7 +1,10 @@
 // The dashboard: wires the panels to the API and keeps them fresh (the followed job every second).
+// URL parameters (README, "Dashboard"): dataset, start, end (the heatmap), symbol, date (the session chart).
+// Without them the page opens on the store's loaded range and its latest loaded session (opening.js).
 import { addMonths, api, isoDate } from "./api.js";
 import { showSession } from "./chart.js";
 import { latestLoaded, renderHeatmaps } from "./heatmap.js";
+import { latestSession, loadedRange, openingSelection, openingSymbol } from "./opening.js";
 import { ACTIVE, bindControls, renderJob, renderRecent } from "./runs.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,17 +30,41 @@ async function loadDatasets() {
   if (loaded.length && !loaded.every((n) => n.startsWith("stocks/"))) {
     select.prepend(option(loaded.join(","), "all loaded"));
   }
-  select.value = params.get("dataset") || "stocks";
+  select.value = params.get("dataset") || openingSelection(doc, loaded);
   $("dataset-names").replaceChildren(...families.map((f) => option(f, f)),
                                      ...doc.datasets.map((d) => option(d.name, d.name)));
+  return doc;
 }
+
+/** This page's URL with ``changes`` applied (a null or empty value drops the parameter). */
+function pageUrl(changes, hash = "") {
+  const url = new URL(location.href);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v) url.searchParams.set(k, v);
+    else url.searchParams.delete(k);
+  }
+  url.hash = hash;
+  return url;
+}
+
+/** A heatmap day's link: the same page on that session's chart. */
+const dayLink = {
+  href: (date) => pageUrl({ date, symbol: $("chart-symbol").value.trim() }, "chart-card").href,
+  open(date) {
+    $("chart-date").value = date;
+    const symbol = $("chart-symbol").value.trim();
+    history.pushState({ date, symbol }, "", pageUrl({ date, symbol }));
+    drawChart();
+    $("chart-card").scrollIntoView({ block: "nearest" });
+  },
+};
 
 async function loadGaps() {
   const query = { dataset: $("range-dataset").value, start: $("range-start").value, end: $("range-end").value };
   $("heatmaps").dataset.ready = "0";
   try {
     const doc = await api("/gaps", { query });
-    renderHeatmaps(doc, $("heatmaps"), $("cell-info"));
+    renderHeatmaps(doc, $("heatmaps"), $("cell-info"), dayLink);
     $("range-start").value = doc.start;
     $("range-end").value = doc.end;
     for (const id of ["bf-start", "bf-end"]) if (!$(id).value) $(id).value = doc.end;
@@ -100,7 +127,7 @@ function bindRange() {
     event.preventDefault();
     const url = new URL(location.href);
     for (const k of ["dataset", "start", "end"]) url.searchParams.set(k, $(`range-${k}`).value);
-    history.replaceState(null, "", url);
+    history.replaceState(history.state, "", url); // the chart's session stays what Back returns to
     loadGaps();
   });
   for (const b of document.querySelectorAll(".presets button")) {
@@ -114,19 +141,45 @@ function bindRange() {
   $("range-dataset").addEventListener("change", () => $("range-form").requestSubmit());
 }
 
-async function main() {
-  $("range-start").value = params.get("start") || addMonths(isoDate(new Date()), -6);
-  $("range-end").value = params.get("end") || "";
+/** The heatmap's range and the chart's session from the URL, else from what the store holds. */
+async function opening(datasetsDoc) {
+  const [start, end] = [params.get("start"), params.get("end")];
+  const range = datasetsDoc && loadedRange(datasetsDoc, $("range-dataset").value);
+  if (start || end) { // the URL's range; without an end the server takes the latest complete day
+    $("range-start").value = start || addMonths(end, -6);
+    $("range-end").value = end || "";
+  } else if (range) {
+    $("range-start").value = range.start;
+    $("range-end").value = range.end;
+  } else { // nothing loaded yet: the last six months, for a first backfill
+    $("range-start").value = addMonths(isoDate(new Date()), -6);
+    $("range-end").value = "";
+  }
+  const date = params.get("date") || (datasetsDoc && latestSession(datasetsDoc));
+  if (date) $("chart-date").value = date; // else loadGaps picks the latest loaded day in range
   if (params.get("symbol")) $("chart-symbol").value = params.get("symbol");
-  if (params.get("date")) $("chart-date").value = params.get("date");
+  else if (date) $("chart-symbol").value = await openingSymbol(date).catch(() => $("chart-symbol").value);
+}
+
+async function main() {
   bindRange();
   bindControls(follow);
   $("chart-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    const shown = { symbol: $("chart-symbol").value.trim(), date: $("chart-date").value };
+    history.replaceState(shown, "", pageUrl(shown));
     drawChart();
   });
-  await loadDatasets().catch((err) => { $("data-dir").textContent = err.message; });
+  window.addEventListener("popstate", (event) => { // back (or forward) over a day opened from the heatmap
+    if (!event.state) return;
+    $("chart-date").value = event.state.date;
+    $("chart-symbol").value = event.state.symbol;
+    drawChart();
+  });
+  const datasetsDoc = await loadDatasets().catch((err) => { $("data-dir").textContent = err.message; });
+  await opening(datasetsDoc);
   await loadGaps();
+  history.replaceState({ date: $("chart-date").value, symbol: $("chart-symbol").value.trim() }, "");
   drawChart();
   tick();
 }
