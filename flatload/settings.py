@@ -50,14 +50,15 @@ SYNC_SCHEMES = ("sqlite", "postgresql", "postgres")
 _SCHEME = re.compile(r"^([A-Za-z][\w.-]*?)(?:\+[\w.-]+)?://")
 
 
-def sync_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a sync target (checked before any work, without importing the drivers), or None."""
+def sync_url_problem(url: str) -> tuple[str, str] | None:
+    """Why ``url`` cannot be a sync target, and what to write instead (checked before any work, without
+    importing the drivers); None when its scheme is one sync writes to."""
     m = _SCHEME.match(url.strip())
     example = "sqlite:///trading_journal.db or postgresql://user@host/db"
     if m is None:
-        return f"{hide_password(url)!r} is not a database URL (write it like {example})"
+        return f"{hide_password(url)!r} is not a database URL", f"write it like {example}"
     if m.group(1).lower() not in SYNC_SCHEMES:
-        return f"{hide_password(url)!r}: flatload syncs to SQLite or PostgreSQL (write the URL like {example})"
+        return f"{hide_password(url)!r}: flatload syncs to SQLite or PostgreSQL", f"write the URL like {example}"
     return None
 
 

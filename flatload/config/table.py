@@ -216,7 +216,7 @@ _SQLITE_RELATIVE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)([^?]+)(\?.*)?$")
 def _url(text: str) -> str:
     problem = sync_url_problem(text)
     if problem is not None:
-        raise Invalid(problem)
+        raise Invalid("{} ({})".format(*problem))
     return text
 
 

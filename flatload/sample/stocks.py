@@ -109,7 +109,8 @@ def _tick(price: np.ndarray) -> np.ndarray:
 
 
 def _schema(fractional_volume: bool = False) -> dict[str, pl.DataType]:
-    return {"ticker": pl.String, "volume": pl.Float64 if fractional_volume else pl.Int64, "open": pl.Float64, "close": pl.Float64,
+    return {"ticker": pl.String, "volume": pl.Float64 if fractional_volume else pl.Int64,
+            "open": pl.Float64, "close": pl.Float64,
             "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
 
 

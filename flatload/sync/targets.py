@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from ..errors import ConfigError, TargetMissing
-from ..settings import hide_password
+from ..settings import hide_password, sync_url_problem
 
 #: seconds to wait for a PostgreSQL server to accept a connection (libpq waits forever by default)
 CONNECT_TIMEOUT = 10
@@ -80,6 +80,9 @@ class Target:
 
 def parse_target(text: str) -> Target:
     """The target URL, normalized: psycopg 3 for PostgreSQL, an absolute path for SQLite."""
+    problem = sync_url_problem(text)  # the schemes sync writes to: the rule the config file is checked by too
+    if problem is not None:
+        raise ConfigError(f"--to {problem[0]}", hint=problem[1])
     try:
         url = make_url(text.strip())
     except (sa.exc.ArgumentError, ValueError):
