@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from . import calendar, sample
@@ -21,6 +20,7 @@ from .engine.summary import LoadSummary
 from .errors import ConfigError
 from .fetch.s3 import make_client
 from .settings import Settings
+from .store.store import Store
 
 EXAMPLE_QUERY = """\
 SELECT symbol, trade_date, pre_high, pre_low, open_price AS open, hod, lod, close_price AS close,
@@ -72,7 +72,7 @@ def run_demo(data_dir: Path, workers: int = 2, n_tickers: int = 60, reporter: Re
         summary = run_days(days, settings, reporter, command="demo", arguments={"sessions": days})
     finally:
         server.stop()
-    con = duckdb.connect(str(settings.journal_path), read_only=True)
+    con = Store.of(settings).reader()
     try:
         with pl.Config(tbl_cols=-1, tbl_rows=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
                        tbl_hide_column_data_types=True, fmt_float="full"):

@@ -20,8 +20,6 @@ __all__ = ["Settings", "parse_symbols", "hide_password", "cores", "default_worke
 DEFAULT_ENDPOINT = "https://files.massive.com"
 DEFAULT_BUCKET = "flatfiles"
 DEFAULT_REST_URL = "https://api.massive.com"
-#: the journal's file name inside a data directory (its views recognise their own file by it)
-JOURNAL_NAME = "flatload.duckdb"
 #: peak memory of one worker on a real-size day, with headroom: scripts/bench.py measured
 #: ~380 MiB (vendor-sorted file) and ~670 MiB (a file that needs sorting) for 2 M rows
 WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
@@ -151,18 +149,3 @@ class Settings:
         except OSError:
             pass
         return max(64 << 20, free)
-
-    @property
-    def journal_path(self) -> Path:
-        """``<data_dir>/flatload.duckdb``."""
-        return self.data_dir / JOURNAL_NAME
-
-    @property
-    def parquet_dir(self) -> Path:
-        """``<data_dir>/parquet``: the partitions."""
-        return self.data_dir / "parquet"
-
-    @property
-    def runs_dir(self) -> Path:
-        """``<data_dir>/runs``: one JSON file per run."""
-        return self.data_dir / "runs"

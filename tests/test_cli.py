@@ -106,7 +106,7 @@ class _Settings:
     """Just enough of Settings for conftest.query/journal_rows."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.journal_path = data_dir / "flatload.duckdb"
+        self.data_dir, self.lock_timeout = data_dir, 2.0
 
 
 @pytest.mark.parametrize("no_rest", [True, False])
@@ -164,7 +164,7 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path, s3_endpoint, bucket):
     assert forced.exit_code == 0
     root = (data / "parquet" / "stocks").as_posix()
     replace = [f"replace {root}/{ds}/date={d}/part-0.parquet" for d in DST_SPRING
-               for ds in ("minute_aggs", "metrics")]
+               for ds in ("minute_aggs", "journal")]
     assert forced.stdout.splitlines()[0] == "2 day(s): 2 to load, 0 already loaded, 0 cannot load"
     assert forced.stdout.splitlines()[1:5] == _plan_fetch_lines(files, DST_SPRING)
     assert set(replace) <= set(forced.stdout.splitlines()[5:])

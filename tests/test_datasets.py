@@ -16,13 +16,14 @@ from flatload.engine.api import load
 from flatload.store import db, views
 from tests.helpers import csv_reading
 from tests.helpers.store import s3_client
+from flatload.store.store import Store
 
 #: a weekend and a Sunday inside, for the families whose calendars have files then
 START, END = dt.date(2024, 3, 8), dt.date(2024, 3, 11)
 
 
 def _view_rows(settings, ds) -> list[tuple]:
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         # instants as exact integer nanoseconds (tick timestamps carry digits below the microsecond)
         cols = ", ".join(["ticker", "trade_date", views.view_ns(ds, ds.time_column),

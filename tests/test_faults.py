@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from flatload import calendar, reports, sample
+from flatload.datasets import JOURNAL
 from flatload.cli import cli
 from flatload.engine.api import load
 from flatload.engine.runner import AHEAD
@@ -43,6 +44,7 @@ from tests.helpers.faults import (
 )
 from tests.helpers.s3_proxy import Fault, S3FaultProxy
 from tests.helpers.store import dkey, journal_rows, mkey, query
+from flatload.store.store import Store
 
 HEADER = "ticker,volume,open,close,high,low,window_start,transactions"
 WEEK = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6), dt.date(2024, 3, 7), dt.date(2024, 3, 8),
@@ -155,7 +157,7 @@ def test_bad_rows_are_rejected_counted_stored_and_excluded(s3_endpoint, bucket, 
     assert journal_value(settings, "pre_high", "AAPL", d) == high
     assert journal_value(settings, "pre_low", "AAPL", d) == low
     assert query(settings, "SELECT count(*) FROM journal WHERE symbol = 'ZZZZ'") == [(0,)]
-    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, "stocks/minute_aggs", d))
+    stored = pl.read_parquet(parquet.partition_path(Store.of(settings).parquet_root, "stocks/minute_aggs", d))
     assert stored.height == day.minute.height
 
 
@@ -222,7 +224,7 @@ def test_extra_column_warns_and_missing_column_fails_the_day(s3_endpoint, bucket
     [failure] = summary.failed
     assert (failure.date, failure.key, failure.transient) == (d2, dkey(d2), False)
     assert failure.message == "required column volume missing from the header"
-    stored = pl.read_parquet(parquet.partition_path(settings.parquet_dir, "stocks/minute_aggs", d1))
+    stored = pl.read_parquet(parquet.partition_path(Store.of(settings).parquet_root, "stocks/minute_aggs", d1))
     assert stored.columns == sample.CSV_COLUMNS and stored.height == minute1.height
     assert journal_value(settings, "pre_high", "AAPL", d1) == pre_market(minute1, "AAPL", d1)[0]
 
@@ -333,13 +335,13 @@ def test_journal_held_before_the_run_exits_3_before_fetching(s3_endpoint, bucket
     d1, d2 = WEEK[:2]
     put(s3_endpoint, bucket, files_for([d1, d2]))
     settings.data_dir.mkdir(parents=True)
-    with S3FaultProxy(s3_endpoint) as proxy, holder(HOLD_DUCKDB, str(settings.journal_path)) as other:
+    with S3FaultProxy(s3_endpoint) as proxy, holder(HOLD_DUCKDB, str(Store.of(settings).db_path)) as other:
         s = settings.replace(endpoint_url=proxy.url)
         result = cli_load(d1, d2, s, "--lock-timeout", "1")
         who = duckdb_holder_name(other.pid)
         assert proxy.object_requests() == []  # listed, never fetched
     assert result.exit_code == 3, result.output
-    assert result.stderr == (f"Error: {settings.journal_path}: the journal is held by {who} (close that DuckDB "
+    assert result.stderr == (f"Error: {Store.of(settings).db_path}: the journal is held by {who} (close that DuckDB "
                              "session (or pass a longer --lock-timeout) and rerun; finished Parquet partitions "
                              "are kept)\n")
     assert parquet_files(settings) == []
@@ -356,7 +358,7 @@ def test_journal_taken_during_the_run_exits_3_and_keeps_the_partitions(s3_endpoi
         # the run has planned and closed its connection; it now fetches: grab the journal here
         with once:  # downloads run on several threads
             if method == "GET" and path.endswith(".csv.gz") and not taken:
-                cm = holder(HOLD_DUCKDB, str(settings.journal_path))
+                cm = holder(HOLD_DUCKDB, str(Store.of(settings).db_path))
                 taken.append(cm.__enter__())
                 stack.append(cm)
 
@@ -372,7 +374,7 @@ def test_journal_taken_during_the_run_exits_3_and_keeps_the_partitions(s3_endpoi
             cm.__exit__(None, None, None)
     # nothing was committed, but both days' partitions are in place for the rerun
     expected = sorted(f"{ds}/date={d}/part-0.parquet" for d in (d1, d2)
-                      for ds in ("stocks/minute_aggs", "stocks/day_aggs", parquet.METRICS))
+                      for ds in ("stocks/minute_aggs", "stocks/day_aggs", JOURNAL.name))
     assert parquet_files(settings) == expected
     assert query(settings, "SELECT count(*) FROM journal") == [(0,)]
     again = cli_load(d1, d2, settings)

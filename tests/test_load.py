@@ -13,6 +13,7 @@ from flatload.store import db
 from tests.helpers import oracle
 from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY
 from tests.helpers.store import journal_rows, query, s3_client, upload_days
+from flatload.store.store import Store
 
 N = 16
 #: written out, not taken from the package: this is the contract readers of the partitions rely on
@@ -27,7 +28,7 @@ def _journal_with_loaded_at(settings) -> list[tuple]:
 
 
 def _part(settings, dataset: str, d: dt.date) -> Path:
-    return settings.parquet_dir / FAMILY / dataset / f"date={d:%Y-%m-%d}" / "part-0.parquet"
+    return Store.of(settings).parquet_root / FAMILY / dataset / f"date={d:%Y-%m-%d}" / "part-0.parquet"
 
 
 def _expected(files, days, symbols=None) -> list[tuple]:
@@ -170,7 +171,7 @@ def test_parquet_partitions_typed_and_sorted(settings, s3_endpoint, bucket):
     got = [(t, int(ws.timestamp() * 1_000_000) * 1000, v, o, c, h, lo, n) for t, v, o, c, h, lo, ws, n in part.rows()]
     assert got == want  # same values as the CSV, byte-exact tickers
     assert {"TpC", "TPC", "NA"} <= set(part["ticker"])
-    metrics = pl.read_parquet(_part(settings, "metrics", d), hive_partitioning=False)
+    metrics = pl.read_parquet(_part(settings, "journal", d), hive_partitioning=False)
     assert metrics["symbol"].to_list() == [r[0] for r in _rows(settings)]
     assert [tuple(r[:11]) for r in metrics.rows()] == _rows(settings)
 
@@ -198,7 +199,7 @@ def _check_minute_bars_view(settings, files, days, tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    journal_file = settings.journal_path.resolve()
+    journal_file = Store.of(settings).db_path.resolve()
     con = db.connect(journal_file, read_only=True)  # points the views at the file's own store
     try:
         # epoch_ns: fetching TIMESTAMPTZ values into Python would need pytz, which is not a dependency
@@ -220,14 +221,14 @@ def test_no_temp_files_left(settings, s3_endpoint, bucket):
     days = DST_SPRING
     upload_days(s3_endpoint, bucket, days, n_tickers=N)
     # a temp file left by a killed run is cleaned by the next run
-    stale = settings.parquet_dir / FAMILY / "minute_aggs" / "date=2024-03-08" / ".part-0.parquet.tmp-999-deadbeef"
+    stale = Store.of(settings).parquet_root / FAMILY / "minute_aggs" / "date=2024-03-08" / ".part-0.parquet.tmp-999-deadbeef"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a file")
     pipeline.load(days[0], days[1], settings)
     leftovers = [p for p in settings.data_dir.rglob("*") if p.is_file() and (
         ".tmp" in p.name or p.name.endswith((".tmp", ".wal")))]
     assert leftovers == []
-    parts = sorted(p.relative_to(settings.parquet_dir).as_posix() for p in settings.parquet_dir.rglob("*.parquet"))
+    parts = sorted(p.relative_to(Store.of(settings).parquet_root).as_posix() for p in Store.of(settings).parquet_root.rglob("*.parquet"))
     assert parts == sorted(f"{FAMILY}/{ds}/date={d}/part-0.parquet" for d in days
-                           for ds in ("minute_aggs", "day_aggs", "metrics"))
-    assert not any(p.name.startswith(".") for p in settings.parquet_dir.rglob("*"))
+                           for ds in ("minute_aggs", "day_aggs", "journal"))
+    assert not any(p.name.startswith(".") for p in Store.of(settings).parquet_root.rglob("*"))

@@ -24,6 +24,7 @@ from flatload.settings import Settings
 from tests.helpers import oracle
 from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES
 from tests.helpers.store import journal_rows, s3_client
+from flatload.store.store import Store
 
 SCHEMA = {"ticker": pl.String, "volume": pl.Int64, "open": pl.Float64, "close": pl.Float64,
           "high": pl.Float64, "low": pl.Float64, "window_start": pl.Int64, "transactions": pl.Int64}
@@ -124,7 +125,7 @@ def test_journal_matches_oracle_dst_and_early_closes(edge_load):
 def test_minute_partition_holds_only_bars_of_its_new_york_date(edge_load):
     _journal, files, settings = edge_load
     for d in ALL_DAYS:
-        part = settings.parquet_dir / "stocks" / "minute_aggs" / f"date={d}" / "part-0.parquet"
+        part = Store.of(settings).parquet_root / "stocks" / "minute_aggs" / f"date={d}" / "part-0.parquet"
         ns = pl.read_parquet(part, hive_partitioning=False)["window_start"].dt.epoch("ns").to_list()
         assert {oracle.to_ny(x).date() for x in ns} == {d}
         csv_rows = oracle.read_rows(files[oracle.minute_key(d)])

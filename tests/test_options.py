@@ -15,6 +15,7 @@ from flatload.engine.api import load
 from flatload.store import db
 from flatload.tasks.parse import read_csv_gz
 from tests.helpers.store import s3_client
+from flatload.store.store import Store
 
 D = dt.date(2024, 3, 8)
 B = session_bounds(D)
@@ -75,7 +76,7 @@ def test_underlyings_load_only_their_contracts_and_a_wider_load_reloads(s3_endpo
     sample.upload(s3_client(s3_endpoint), bucket, files)
     narrow = load(D, D, settings.replace(underlyings=frozenset({"SPY"})), datasets="options")
     assert narrow.exit_code == 0
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         assert con.execute("SELECT DISTINCT underlying FROM options_minute").fetchall() == [("SPY",)]
         assert con.execute("SELECT DISTINCT scope FROM ledger").fetchall() == [("SPY",)]
@@ -85,7 +86,7 @@ def test_underlyings_load_only_their_contracts_and_a_wider_load_reloads(s3_endpo
     assert load(D, D, settings.replace(underlyings=frozenset({"SPY"})), datasets="options").done == []
     wide = load(D, D, settings, datasets="options")
     assert wide.done == [D]
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         roots = {r[0] for r in con.execute("SELECT DISTINCT underlying FROM options_day").fetchall()}
     finally:

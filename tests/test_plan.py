@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flatload.datasets import JOURNAL
 from flatload.engine.plan import make_plan
 from flatload.settings import Settings
 from tests.helpers.planning import LATE, STOCKS, group, held, listing, obj
@@ -45,7 +46,7 @@ def test_a_regenerated_file_reloads_its_day_with_the_other_file_of_the_pair(sett
     plan = make_plan([group([D])], settings, _both(etag_minute="e2"), _loaded(), now=LATE)
     [task] = plan.tasks
     assert [(f.dataset, f.obj.etag) for f in task.files] == [(MINUTE, '"e2"'), (DAY, '"e1"')]
-    assert task.journal and plan.skipped == []
+    assert task.derive == (JOURNAL.name,) and plan.skipped == []
 
 
 @pytest.mark.parametrize("state", ["suspect", "failed"])

@@ -17,6 +17,7 @@ from tests.helpers.days import DST_SPRING
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import upload_days
 from tests.helpers.terminals import run_on_terminal
+from flatload.store.store import Store
 
 D1, D2 = DST_SPRING
 
@@ -62,7 +63,7 @@ def test_a_run_that_only_commits_finished_days_says_so(settings, s3_endpoint, bu
         # planned and fetching: an analyst's session takes the journal now, so nothing can be committed
         with once:  # downloads run on several threads
             if method == "GET" and path.endswith(".csv.gz") and not taken:
-                taken.append(db.connect(settings.journal_path))
+                taken.append(db.connect(Store.of(settings).db_path))
 
     with S3FaultProxy(s3_endpoint, on_request=take_journal_on_first_fetch) as proxy:
         held = subprocess.run(_load_argv(settings.replace(endpoint_url=proxy.url), "--lock-timeout", "1"),

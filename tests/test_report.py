@@ -20,6 +20,7 @@ from flatload.store import db, journal, schema
 from flatload.store.lock import run_lock
 from flatload.store.runlog import RunLog
 from tests.helpers.store import mkey, upload_days
+from flatload.store.store import Store
 
 D = {n: dt.date(2024, 3, n) for n in (1, 4, 5, 6, 7, 8, 11)}
 NO_FILE = "no flat file in the bucket"
@@ -108,7 +109,7 @@ def test_partial_load_then_fill_the_missing_day(settings: Settings, s3_endpoint:
 
 def test_rest_days_count_as_complete(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    con = db.connect(settings.journal_path)
+    con = db.connect(Store.of(settings).db_path)
     try:
         schema.apply_schema(con, settings.data_dir)
         for ds in ("stocks/minute_aggs", "stocks/day_aggs"):
@@ -124,14 +125,14 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
 def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = None) -> None:
     """What a kill -9 leaves: a runs row and a run file both saying 'running', after one commit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    con = db.connect(settings.journal_path)
+    con = db.connect(Store.of(settings).db_path)
     try:
         journal.start_run(con, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"}, os.getpid())
     finally:
         con.close()
     summary = LoadSummary(run_id=run_id, command="load", planned=5, done=[D[11]], rows=123)
     progress = Progress(total=5, total_bytes=1000, done=1, rows=123)
-    runlog = RunLog(settings.runs_dir, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"})
+    runlog = RunLog(Store.of(settings).runs_dir, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"})
     if pid_in_file is not None:
         runlog.header["pid"] = pid_in_file
     runlog.write({**summary.to_dict(), "progress": progress.snapshot()}, state="running")
@@ -169,7 +170,7 @@ def test_status_falls_back_to_run_files_while_journal_is_held(settings: Settings
                                                               bucket: str) -> None:
     upload_days(s3_endpoint, bucket, [D[5]], n_tickers=10)
     assert pipeline.load(D[5], D[6], settings).outcome == "partial"  # 2024-03-06 has no files
-    code = f"import duckdb,time; c=duckdb.connect({str(settings.journal_path)!r}); print('ready', flush=True); time.sleep(5)"
+    code = f"import duckdb,time; c=duckdb.connect({str(Store.of(settings).db_path)!r}); print('ready', flush=True); time.sleep(5)"
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"

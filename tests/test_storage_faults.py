@@ -19,7 +19,7 @@ DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
 
 class _Store:
     def __init__(self, data_dir: Path) -> None:
-        self.journal_path = data_dir / "flatload.duckdb"
+        self.data_dir, self.lock_timeout = data_dir, 2.0
 
 
 def _env() -> dict[str, str]:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from flatload.cli import cli
+from flatload.datasets import JOURNAL
 from flatload.engine.api import load
 from flatload.store import db
 from tests.helpers import oracle
@@ -20,6 +21,7 @@ from tests.helpers.duckdb_cli import cli_query, duckdb_cli
 from tests.helpers.faults import HOLD_DUCKDB, holder
 from tests.helpers.store import journal_rows, query, upload_days
 from tests.helpers.v1_store import downgrade
+from flatload.store.store import Store
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 D1, D2 = DST_SPRING
@@ -41,7 +43,7 @@ def loaded(settings, s3_endpoint, bucket):
 
 def test_the_file_is_in_the_storage_format_every_duckdb_reads(loaded):
     settings, files = loaded
-    assert db.storage_version(settings.journal_path) == db.STORAGE_VERSION_NUMBER == 64
+    assert db.storage_version(Store.of(settings).db_path) == db.STORAGE_VERSION_NUMBER == 64
     version = subprocess.run([duckdb_cli(), "--version"], capture_output=True, text=True).stdout
     assert version.startswith("v1."), version  # an older DuckDB than the one flatload writes with
     out = cli_query(settings.data_dir, readme_query())
@@ -57,7 +59,7 @@ def test_views_work_in_the_cli_from_the_store_or_with_the_root_variable(loaded, 
     inside = cli_query(settings.data_dir, "SELECT count(*) AS n FROM minute_bars")
     assert (inside.returncode, inside.stdout.split()) == (0, ["n", str(n)]), inside.stderr
     root = settings.data_dir.resolve().as_posix()
-    elsewhere = cli_query(tmp_path, "SELECT count(*) AS n FROM stocks_minute", str(settings.journal_path),
+    elsewhere = cli_query(tmp_path, "SELECT count(*) AS n FROM stocks_minute", str(Store.of(settings).db_path),
                           "-cmd", f"SET VARIABLE flatload_root = '{root}'")
     assert (elsewhere.returncode, elsewhere.stdout.split()) == (0, ["n", str(n)]), elsewhere.stderr
 
@@ -75,15 +77,15 @@ def test_any_client_from_any_directory_after_a_copy_and_a_move(loaded, tmp_path)
         assert out.returncode == 0, out.stderr
         return out.stdout.split()
 
-    assert count(settings.journal_path.resolve()) == ["n", n]
+    assert count(Store.of(settings).db_path.resolve()) == ["n", n]
     assert count(Path("..") / settings.data_dir.resolve().relative_to(tmp_path) / "flatload.duckdb") == ["n", n]
     notebook = subprocess.run([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], "
                                f"read_only=True); print(con.execute({count_sql!r}).fetchall()[0][0])",
-                               str(settings.journal_path.resolve())], cwd=elsewhere, capture_output=True, text=True)
+                               str(Store.of(settings).db_path.resolve())], cwd=elsewhere, capture_output=True, text=True)
     assert (notebook.returncode, notebook.stdout.strip()) == (0, n), notebook.stderr
     copy = tmp_path / "copy"
     shutil.copytree(settings.data_dir, copy)
-    shutil.rmtree(settings.parquet_dir)  # a copy reading the original's files would now fail
+    shutil.rmtree(Store.of(settings).parquet_root)  # a copy reading the original's files would now fail
     assert count(copy / "flatload.duckdb") == ["n", n]
     moved = tmp_path / "moved"
     copy.rename(moved)
@@ -110,7 +112,7 @@ def test_a_copied_store_reads_its_own_files_and_a_moved_one_keeps_working(loaded
     n = _sql(settings.data_dir, count_sql).stdout
     copy = tmp_path / "copy"
     shutil.copytree(settings.data_dir, copy)
-    shutil.rmtree(settings.parquet_dir)  # the original's files are gone: a copy reading them would fail
+    shutil.rmtree(Store.of(settings).parquet_root)  # the original's files are gone: a copy reading them would fail
     assert _sql(copy, count_sql).stdout == n
     assert cli_query(copy, count_sql).stdout.replace("n\n", "") == n.replace("n\n", "")
     moved = tmp_path / "moved"
@@ -123,12 +125,12 @@ def test_a_copied_store_reads_its_own_files_and_a_moved_one_keeps_working(loaded
 
 def test_flatload_sql_waits_while_a_load_commits(loaded):
     settings, _ = loaded
-    with holder(HOLD_DUCKDB, str(settings.journal_path)):
+    with holder(HOLD_DUCKDB, str(Store.of(settings).db_path)):
         busy = _sql(settings.data_dir, "SELECT 1 AS one", "--lock-timeout", "0")
     assert busy.exit_code == 3
-    assert busy.stderr.startswith(f"Error: {settings.journal_path}: the journal is held by ")
+    assert busy.stderr.startswith(f"Error: {Store.of(settings).db_path}: the journal is held by ")
     code = HOLD_DUCKDB.replace("time.sleep(120)", "time.sleep(1.5)")
-    with holder(code, str(settings.journal_path)):
+    with holder(code, str(Store.of(settings).db_path)):
         waited = _sql(settings.data_dir, "SELECT 1 AS one", "--lock-timeout", "30")
     assert (waited.exit_code, waited.stdout) == (0, "one\n1\n"), waited.output
 
@@ -184,3 +186,17 @@ def test_a_store_of_flatload_0_1_is_upgraded_in_place(loaded, tmp_path):
                            "AND constraint_type = 'PRIMARY KEY'").fetchone() == (1,)
     finally:
         con.close()
+
+
+def test_journal_partitions_of_an_earlier_layout_move_to_the_registry_name(loaded):
+    settings, _ = loaded
+    root = Store.of(settings).parquet_root / "stocks"
+    want = sorted(p.relative_to(root / "journal").as_posix() for p in (root / "journal").rglob("*.parquet"))
+    (root / "journal").rename(root / "metrics")  # where the journal's day rows lived before
+
+    again = load(D1, D2, settings)
+
+    assert (again.exit_code, len(again.skipped)) == (0, 2)
+    assert f"moved 2 journal partition folder(s) from parquet/stocks/metrics/ to parquet/{JOURNAL.name}/" in again.warnings
+    assert not (root / "metrics").exists()
+    assert sorted(p.relative_to(root / "journal").as_posix() for p in (root / "journal").rglob("*.parquet")) == want

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 
 import flatload
+from flatload.store.store import Store
 from flatload.errors import (
     JournalLocked,
     TargetAuthFailed,
@@ -151,7 +152,7 @@ def test_summary_never_shows_the_password(store, pg_db: PgDatabase):
 
 def test_a_journal_held_by_another_process_after_the_target_committed(store, tmp_path):
     reader = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
-                               f"c = duckdb.connect({str(store.journal_path)!r}, read_only=True); "
+                               f"c = duckdb.connect({str(Store.of(store).db_path)!r}, read_only=True); "
                                "print('open', flush=True); sys.stdin.read()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

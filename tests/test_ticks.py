@@ -20,6 +20,7 @@ from tests.helpers.ticks import (DAY, as_previous_release, bytes_read, cli_insta
                                  expected_rows, expected_view_instants, large_day, mirror_settings, part_files,
                                  partition_bytes, polars_instants, pyarrow_instants, small_day, utc_adjusted,
                                  view_instants, view_query, view_rows)
+from flatload.store.store import Store
 
 SYMBOLS = frozenset({"AAPL", "NA", "TpC"})
 DAY2 = DAY + dt.timedelta(days=1)
@@ -139,7 +140,7 @@ def test_a_truncated_file_fails_with_its_problem(tmp_path):
 
 
 def _parts_sorted_by_ticker(settings, name) -> bool:
-    folder = settings.parquet_dir / name / f"date={DAY}"
+    folder = Store.of(settings).parquet_root / name / f"date={DAY}"
     for part in sorted(folder.glob("*.parquet")):
         tickers = pq.read_table(part, columns=["ticker"])["ticker"].to_pylist()
         if tickers != sorted(tickers):

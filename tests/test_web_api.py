@@ -24,6 +24,7 @@ from tests.helpers import interrupts
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import query, s3_client, upload_days
 from tests.helpers.web import HoldGate, LiveServer, WrapperPause, stop_when_deliverable
+from flatload.store.store import Store
 
 WEEK = calendar.sessions(dt.date(2024, 3, 4), dt.date(2024, 3, 8))
 TWO_WEEKS = calendar.sessions(dt.date(2024, 3, 4), dt.date(2024, 3, 15))
@@ -295,7 +296,7 @@ def test_unknown_jobs_are_404_and_bad_ids_422(settings: Settings) -> None:
             assert res.status_code in (404, 405, 422) and "job_id" not in res.json(), (bad, res.text)
         assert c.get("/api/v1/backfill/status/a.b").json()["detail"][0]["field"] == "job_id"
         assert c.get("/api/v1/nothing-here").status_code == 404
-    assert not settings.runs_dir.exists() or not any(settings.runs_dir.iterdir()), "a bad id touched no file"
+    assert not Store.of(settings).runs_dir.exists() or not any(Store.of(settings).runs_dir.iterdir()), "a bad id touched no file"
 
 
 def test_with_a_token_mutations_need_it_and_reads_do_not(settings: Settings, s3_endpoint: str, bucket: str) -> None:
@@ -354,7 +355,7 @@ def test_bad_input_is_422_naming_the_field(settings: Settings, path: str, kwargs
     body = res.json()
     assert body["detail"][0]["field"] == field and says in body["detail"][0]["message"], body
     assert body["error"].startswith(f"{field}: ")
-    assert not settings.runs_dir.exists() or not any(settings.runs_dir.iterdir()), "nothing was started"
+    assert not Store.of(settings).runs_dir.exists() or not any(Store.of(settings).runs_dir.iterdir()), "nothing was started"
 
 
 def test_openapi_documents_the_api(settings: Settings) -> None:

@@ -23,6 +23,7 @@ from ..settings import Settings
 from ..store import db, fs, schema
 from ..store.ledger import scope_text
 from .adjust import META_KEY, new_york_today
+from ..store.store import Store
 
 #: how far back ``refresh`` re-reads events (the vendor corrects recent ones)
 REFRESH_DAYS = 30
@@ -141,7 +142,7 @@ def _store(settings: Settings, splits: pl.DataFrame, dividends: pl.DataFrame, ti
            since: dt.date | None) -> str:
     """Write both tables and the covered symbols in one transaction; returns the scope now covered."""
     fs.prepare_data_dir(settings.data_dir)
-    con = db.connect(settings.journal_path, settings.lock_timeout)
+    con = Store.of(settings).writer()
     try:
         schema.apply_schema(con, settings.data_dir, migrations=False)
         held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
@@ -181,9 +182,9 @@ def refresh_corporate_actions(settings: Settings, today: dt.date | None = None) 
     None when there is nothing to keep current: no API key, REST turned off, or corporate actions
     never loaded into this store (a first load of every symbol is ``flatload corporate-actions``).
     """
-    if not settings.api_key or not settings.use_rest or not settings.journal_path.exists():
+    if not settings.api_key or not settings.use_rest or not Store.of(settings).db_path.exists():
         return None
-    con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+    con = Store.of(settings).reader()
     try:
         held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
     finally:

@@ -11,24 +11,20 @@ import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from ..errors import ConfigError, QueryError
 from ..settings import Settings
-from ..store import db, fs
-
-
-def _journal(settings: Settings) -> Path:
-    return fs.require_journal(settings.data_dir, settings.journal_path)
+from ..store import db
+from ..store.store import Store
 
 
 @contextmanager
 def reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the store of ``settings`` (waits up to ``lock_timeout`` for a commit)."""
-    con = db.connect(_journal(settings), settings.lock_timeout, read_only=True)
+    con = Store.of(settings).reader()
     try:
         yield con
     finally:
@@ -76,8 +72,9 @@ def shell_command(settings: Settings) -> list[str]:
     if exe is None:
         raise ConfigError("no SQL given and no duckdb command on PATH",
                           hint="pass a query (flatload sql \"SELECT ...\"), or pip install duckdb-cli")
-    path = _journal(settings)
+    store = Store.of(settings)
     # wait out a commit in progress, so the CLI does not open into "Conflicting lock"
-    db.connect(path, settings.lock_timeout, read_only=True).close()
+    store.reader().close()
+    path = store.db_path
     root = settings.data_dir.resolve().as_posix().replace("'", "''")
     return [exe, "-readonly", "-cmd", f"SET VARIABLE {db.ROOT_VARIABLE} = '{root}'", str(path)]

@@ -5,17 +5,20 @@ the engine, the store, the views and the contract tests follow the registry.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..errors import ConfigError
 from .aggregates import aggregate_datasets
+from .derived import JOURNAL, DerivedTable, derived_tables
 from .model import Column, Dataset, Family
 from .ticks import tick_datasets
 
-__all__ = ["Column", "Dataset", "Family", "REGISTRY", "get", "resolve", "names", "JOURNAL_INPUTS",
-           "DEFAULT_SPEC"]
+__all__ = ["Column", "Dataset", "Family", "REGISTRY", "DERIVED", "DerivedTable", "JOURNAL", "get", "resolve",
+           "names", "derived_for", "DEFAULT_SPEC"]
 
 REGISTRY: dict[str, Dataset] = {d.name: d for d in [*aggregate_datasets(), *tick_datasets()]}
-#: the stocks journal is derived from these two, loaded together for each session
-JOURNAL_INPUTS = ("stocks/minute_aggs", "stocks/day_aggs")
+#: the tables derived from datasets, by name (their partition folder)
+DERIVED: dict[str, DerivedTable] = {t.name: t for t in derived_tables()}
 DEFAULT_SPEC = "stocks"
 
 
@@ -52,6 +55,7 @@ def resolve(spec: str | None) -> list[Dataset]:
     return [d for n, d in REGISTRY.items() if n in wanted]
 
 
-def journal_wanted(datasets: list[Dataset]) -> bool:
-    """True when both journal inputs are requested: the stocks journal is derived from them."""
-    return set(JOURNAL_INPUTS) <= {d.name for d in datasets}
+def derived_for(datasets: Iterable[Dataset]) -> tuple[DerivedTable, ...]:
+    """The derived tables whose inputs are all among ``datasets``: a load of them derives these too."""
+    have = [d.name for d in datasets]
+    return tuple(t for t in DERIVED.values() if t.wanted(have))

@@ -38,7 +38,8 @@ def _pair(family: Family, volume: str | None, first: dt.date, known: bool, what:
           rest: tuple[str, str] | None = None, **extra: object) -> list[Dataset]:
     """The minute and day aggregates of ``family`` (``rest``: the REST endpoints that can fill each)."""
     minute = Dataset(family, "minute_aggs", _bars(volume), first, known, f"{what}: one bar per ticker and minute "
-                     "with a trade (or a value)", rest=rest[0] if rest else None, **extra)  # type: ignore[arg-type]
+                     "with a trade (or a value)", rest=rest[0] if rest else None,
+                     tickers_within=f"{family.name}/day_aggs", **extra)  # type: ignore[arg-type]
     day = Dataset(family, "day_aggs", _bars(volume), first, known, f"{what}: one bar per ticker and day", daily=True,
                   rest=rest[1] if rest else None, **extra)  # type: ignore[arg-type]
     return [minute, day]

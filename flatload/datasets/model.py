@@ -107,6 +107,9 @@ class Dataset:
     #: how the instant columns are stored: ``UTC_NANOS`` (aggregates: whole minutes, any reader is exact)
     #: or ``NAIVE_UTC_NANOS`` (tick data, whose nanoseconds DuckDB 1.x would otherwise truncate)
     instant_type: str = UTC_NANOS
+    #: the dataset (of the same day) whose tickers a file of this one should all have: a minute file
+    #: lacking many of the day file's tickers looks cut short
+    tickers_within: str | None = None
 
     @property
     def name(self) -> str:

@@ -1,11 +1,13 @@
 """The library entry points behind the CLI: load, refresh, load_pairs, and the shared run_days / run_groups."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import datasets as registry
@@ -13,14 +15,15 @@ from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
-from ..store import db, fs, journal, partitions, schema
+from ..store import db, journal, schema
 from ..store.lock import run_lock
 from ..store.runlog import RunLog
+from ..store.store import Store
 from .pairs import read_pairs
 from .plan import FamilyDays, dry_plan, list_objects, make_plan, read_held, with_unexpected_files
 from .progress import NullReporter, Reporter
 from .runner import Runner
-from .summary import LoadSummary
+from .summary import LoadSummary, Plan
 
 
 def new_run_id() -> str:
@@ -70,8 +73,8 @@ def load(start: dt.date, end: dt.date, settings: Settings, reporter: Reporter | 
         groups.append(FamilyDays(family, tuple(dss), tuple(days)))
         notes.extend(cut)
     args = {"start": start, "end": end, "datasets": [d.name for g in groups for d in g.datasets]}
-    return run_groups(groups, settings, reporter, command="load", arguments=args, handle_signals=handle_signals,
-                      notes=notes, window=(start, end), run_id=run_id)
+    return run_groups(groups, settings, reporter, Request("load", args, handle_signals, notes=notes,
+                                                         window=(start, end), run_id=run_id))
 
 
 def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, reporter: Reporter | None = None,
@@ -90,7 +93,7 @@ def refresh(settings: Settings, date: dt.date | None = None, lookback: int = 5, 
         groups.append(FamilyDays(family, tuple(dss), tuple(cal.previous(target, lookback) + [target])))
     args = {"date": date or max(g.days[-1] for g in groups), "lookback": lookback,
             "datasets": [d.name for g in groups for d in g.datasets]}
-    return run_groups(groups, settings, reporter, command="refresh", arguments=args, handle_signals=handle_signals)
+    return run_groups(groups, settings, reporter, Request("refresh", args, handle_signals))
 
 
 def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None, *,
@@ -107,8 +110,9 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
     summary = run_days(pairs.dates, settings, reporter, command="load", handle_signals=handle_signals,
                        arguments={"pairs": str(path), "pairs_count": len(pairs.pairs)},
                        rest_scope=pairs.symbols_by_date(), bad_input=pairs.error_lines())
-    if not settings.dry_run and settings.journal_path.exists():
-        con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+    store = Store.of(settings)
+    if not settings.dry_run and store.db_path.exists():
+        con = store.reader()
         try:
             summary.pairs_without_data = journal.pairs_without_rows(con, pairs.pairs)
         finally:
@@ -116,15 +120,34 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
     return summary
 
 
+@dataclass(frozen=True)
+class Request:
+    """What a load was asked for, besides its days and settings: how it is recorded and what it reports."""
+
+    command: str = "load"
+    #: the arguments recorded with the run (the settings that matter are added)
+    arguments: dict = field(default_factory=dict)
+    handle_signals: bool = False
+    #: per date, the symbols whose minute bars may come from REST (default: ``--symbols``)
+    rest_scope: dict[dt.date, frozenset[str]] | None = None
+    #: input lines that could not be used (a pairs file's), reported with the summary
+    bad_input: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: the requested range: files the listing has there beyond the calendar's days are loaded too (indices)
+    window: tuple[dt.date, dt.date] | None = None
+    run_id: str | None = None
+
+
 def run_days(days: Sequence[dt.date], settings: Settings, reporter: Reporter | None = None, *,
-             datasets: str | Sequence[str] | None = None, **kwargs: object) -> LoadSummary:
-    """Plan and run a load of exactly ``days`` (sessions) for ``datasets`` (default: stocks)."""
+             datasets: str | Sequence[str] | None = None, **request: object) -> LoadSummary:
+    """Plan and run a load of exactly ``days`` (sessions) for ``datasets`` (default: stocks); ``request``
+    holds :class:`Request`'s fields."""
     groups = [FamilyDays(family, tuple(dss), tuple(days)) for family, dss in _by_family(datasets).values()]
-    return run_groups(groups, settings, reporter, **kwargs)  # type: ignore[arg-type]
+    return run_groups(groups, settings, reporter, Request(**request))  # type: ignore[arg-type]
 
 
 def _prepare(settings: Settings, reporter: Reporter) -> list[str]:
-    """Checks and upkeep before planning: credentials, the data dir, temp files, format and schema."""
+    """Checks before anything is written: settings that look wrong, credentials, the data dir."""
     advice = settings.advice()
     for line in advice:
         reporter.note(line)
@@ -133,56 +156,73 @@ def _prepare(settings: Settings, reporter: Reporter) -> list[str]:
 
         ensure_credentials(settings)
     if not settings.dry_run:
-        fs.prepare_data_dir(settings.data_dir)
+        Store.of(settings).prepare()
     return advice
 
 
-def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Reporter | None = None, *,
-               command: str = "load", arguments: dict | None = None, handle_signals: bool = False,
-               rest_scope: dict[dt.date, frozenset[str]] | None = None, bad_input: list[str] | None = None,
-               notes: list[str] | None = None, window: tuple[dt.date, dt.date] | None = None,
-               run_id: str | None = None) -> LoadSummary:
+def upkeep(store: Store) -> list[str]:
+    """Store upkeep under the run lock, before planning: temp files of killed writers go, the file's storage
+    format, the schema and its migrations are brought up to date, runs that died are recorded as killed.
+    What was done, one line each."""
+    store.clean_temp()
+    # a journal written by an older flatload in a newer DuckDB format becomes readable again
+    db.ensure_storage_format(store.db_path, store.lock_timeout)
+    con = store.writer()
+    try:
+        with store.writing("prepare the journal"):
+            done = schema.apply_schema(con, store.root)
+            journal.mark_abandoned_runs(con)
+    finally:
+        con.close()
+    return done
+
+
+def plan_run(groups: Sequence[FamilyDays], settings: Settings, request: Request, listing: dict) -> Plan:
+    """The plan against what the ledger holds, and the run recorded as started (a dry run plans against a
+    read-only journal and records nothing)."""
+    if settings.dry_run:
+        return dry_plan(groups, settings, listing, request.rest_scope)
+    store = Store.of(settings)
+    con = store.writer()
+    try:
+        plan = make_plan(groups, settings, listing, read_held(con, groups), request.rest_scope)
+        with store.writing("record the run's start"):
+            journal.start_run(con, request.run_id, request.command, request.arguments, os.getpid())
+    finally:
+        con.close()
+    return plan
+
+
+def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Reporter | None = None,
+               request: Request = Request()) -> LoadSummary:
     """Plan and run a load of each family's days: the shared engine of load, refresh and pairs."""
     reporter = reporter or NullReporter()
     advice = _prepare(settings, reporter)
-    arguments = {**(arguments or {}), "symbols": sorted(settings.symbols) if settings.symbols else None,
-                 "force": settings.force, "workers": settings.workers}
+    request = dataclasses.replace(request, run_id=request.run_id or new_run_id(), arguments={
+        **request.arguments, "symbols": sorted(settings.symbols) if settings.symbols else None,
+        "force": settings.force, "workers": settings.workers})
+    store = Store.of(settings)
     # a dry run writes nothing, not even the lock file, and leaves temp files to the next real run
-    lock = nullcontext() if settings.dry_run else run_lock(settings.data_dir, command)
+    lock = nullcontext() if settings.dry_run else run_lock(settings.data_dir, request.command)
     with lock as held, ExitStack() as stack:
         if not settings.dry_run:
-            # room to record the run's end should the disk fill (freed then, and when the run ends)
-            fs.reserve_room(settings.data_dir)
-            stack.callback(fs.release_room, settings.data_dir)
-            partitions.clean_temp(settings.parquet_dir)
-            # a journal written by an older flatload in a newer DuckDB format becomes readable again
-            db.ensure_storage_format(settings.journal_path, settings.lock_timeout)
-        source = open_source(settings)
-        listing = list_objects(source, groups)
-        if window is not None:
-            groups = [with_unexpected_files(g, listing, *window) for g in groups]
-        run_id = run_id or new_run_id()
+            stack.enter_context(store.room_reserved())
+        listing = list_objects(open_source(settings), groups)
+        if not settings.dry_run:
+            advice += upkeep(store)
+        if request.window is not None:
+            groups = [with_unexpected_files(g, listing, *request.window) for g in groups]
         if held is not None:
-            held.note(run_id=run_id)  # status tells this run's planning from its end
-        if settings.dry_run:
-            plan = dry_plan(groups, settings, listing, rest_scope)
-        else:
-            con = db.connect(settings.journal_path, settings.lock_timeout)
-            with db.writing(settings.journal_path, "prepare the journal"):
-                try:
-                    advice += schema.apply_schema(con, settings.data_dir)
-                    journal.mark_abandoned_runs(con)
-                    plan = make_plan(groups, settings, listing, read_held(con, groups), rest_scope)
-                    journal.start_run(con, run_id, command, arguments, os.getpid())
-                finally:
-                    con.close()
-        plan.notes.extend(notes or [])
-        summary = LoadSummary(run_id=run_id, command=command, planned=sum(len(g.days) for g in groups), plan=plan,
-                              dry_run=settings.dry_run, datasets=[d.name for g in groups for d in g.datasets], skipped=list(plan.skipped), notes=list(plan.notes),
-                              bad_input=list(bad_input or []), warnings=list(advice))
+            held.note(run_id=request.run_id)  # status tells this run's planning from its end
+        plan = plan_run(groups, settings, request, listing)
+        plan.notes.extend(request.notes)
+        summary = LoadSummary(run_id=request.run_id, command=request.command, planned=sum(len(g.days) for g in groups),
+                              plan=plan, dry_run=settings.dry_run, datasets=[d.name for g in groups for d in g.datasets],
+                              skipped=list(plan.skipped), notes=list(plan.notes), bad_input=list(request.bad_input),
+                              warnings=advice)
         if settings.dry_run:
             summary.failed = list(plan.failed)
             return summary
-        Runner(settings, plan, summary, reporter, RunLog(settings.runs_dir, run_id, command, arguments)
-               ).run(handle_signals)
+        Runner(settings, plan, summary, reporter, RunLog(store.runs_dir, request.run_id, request.command,
+                                                         request.arguments)).run(request.handle_signals)
         return summary

@@ -17,10 +17,12 @@ import duckdb
 from .. import datasets as registry
 from ..errors import FlatloadError, JournalLocked, StorageError
 from ..settings import Settings
-from ..store import db, fs, journal, recovery, schema
-from ..store.ledger import LedgerEntry, scope_text
+from ..store import journal, schema
+from ..store.store import Store
+from ..store.ledger import LedgerEntry
 from ..store.runlog import RunLog
 from ..tasks.model import TaskResult
+from ..tasks.scope import scope_for
 from .summary import DayFailure, LoadSummary
 
 #: once a signal came in, the final commit waits only this long (s) for a journal held elsewhere
@@ -43,17 +45,21 @@ class Committer:
     #: the run's state as the run file shows it (the runner adds its live progress)
     state: Callable[[], dict] | None = None
 
+    @property
+    def store(self) -> Store:
+        return Store.of(self.settings)
+
     def connect(self, wait_lock: bool):
         """The journal; JournalLocked if it stays held. ``wait_lock``: wait up to --lock-timeout, but
         only a moment once a signal has come in (before or during the wait)."""
-        path, deadline = self.settings.journal_path, time.monotonic() + self.settings.lock_timeout
+        store, deadline = self.store, time.monotonic() + self.settings.lock_timeout
         while True:
             if not wait_lock:
-                return db.connect(path, 0.5)
+                return store.writer(0.5)
             if self.got:
-                return db.connect(path, min(self.settings.lock_timeout, INTERRUPTED_LOCK_WAIT))
+                return store.writer(min(self.settings.lock_timeout, INTERRUPTED_LOCK_WAIT))
             try:  # in slices, so that a signal arriving meanwhile ends the wait
-                return db.connect(path, max(0.0, min(1.0, deadline - time.monotonic())))
+                return store.writer(max(0.0, min(1.0, deadline - time.monotonic())))
             except JournalLocked:
                 if time.monotonic() >= deadline:
                     raise
@@ -66,7 +72,7 @@ class Committer:
             con = self.connect(wait_lock)
         except JournalLocked as exc:
             return exc if wait_lock else None
-        with db.writing(self.settings.journal_path, "commit to the journal"):
+        with self.store.writing("commit to the journal"):
             try:
                 self._commit_pending(con)
             finally:
@@ -81,10 +87,11 @@ class Committer:
             r = self.pending[0]
             statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None)
                         for ds, src in r.sources.items()}
-            journal.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id, metrics=r.metrics,
-                               source=r.source, scope=self.settings.symbols)
+            journal.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id,
+                               journal=r.derived.get(registry.JOURNAL.name), source=r.source,
+                               scope=r.scope.derived_rows)
             self.summary.record_done(self.pending.pop(0))
-            recovery.remove_record(self.settings.parquet_dir, r.family, r.date)
+            self.store.remove_record(r.family, r.date)
         if self.pending_fail:
             # one transaction for all of them: a 30-year range of missing days records in a moment
             journal.commit_failures(con, *self._failure_rows(self.pending_fail), run_id)
@@ -94,13 +101,15 @@ class Committer:
     def _failure_rows(self, failures: list[DayFailure]) -> tuple[list[LedgerEntry], list[tuple]]:
         entries, days = {}, []
         for f in failures:
-            owner = next((ds for ds in f.datasets if f.key.startswith(registry.get(ds).folder + "/")), None)
-            scope = scope_text(self.settings.symbols)
+            dss = [registry.get(n) for n in f.datasets]
+            scope = scope_for(self.settings, dss, registry.derived_for(dss))
+            owner = next((ds.name for ds in dss if f.key.startswith(ds.folder + "/")), None)
             if owner is not None:
-                entries[f.key] = LedgerEntry(f.key, owner, f.date, None, None, None, 0, 0, 0, "failed", f.line(), scope)
+                entries[f.key] = LedgerEntry(f.key, owner, f.date, None, None, None, 0, 0, 0, "failed", f.line(),
+                                             scope.recorded_text(registry.get(owner)))
             # a day's datasets load together: the others did not fail of their own, say whose file did
-            days.extend((ds, f.date, f.line() if owner in (None, ds) else f"not loaded: {owner} failed: {f.line()}",
-                         scope) for ds in f.datasets)
+            days.extend((ds.name, f.date, f.line() if owner in (None, ds.name)
+                         else f"not loaded: {owner} failed: {f.line()}", scope.recorded_text(ds)) for ds in dss)
         return list(entries.values()), days
 
     def finish(self, outcome: str) -> None:
@@ -111,7 +120,7 @@ class Committer:
             if self.summary.interrupted:
                 return  # the journal still says 'running': the next start records the run as killed
             raise
-        with db.writing(self.settings.journal_path, "record the run in the journal"):
+        with self.store.writing("record the run in the journal"):
             try:
                 journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                    [f.to_dict() for f in self.summary.failed])
@@ -127,7 +136,7 @@ class Committer:
         which the next run commits without refetching. Best effort: if even this cannot be written,
         the next run records this one as killed.
         """
-        fs.release_room(self.settings.data_dir)
+        self.store.release_room()
         try:
             con = self.connect(wait_lock=False)
             try:

@@ -26,6 +26,7 @@ _CTX: Any = None  # the worker's WorkerContext
 def build_context(settings: Settings, rest_rpm: int | None = None):
     """The per-process state a worker needs (also used inline)."""
     from ..fetch import open_source
+    from ..store.store import Store
     from ..tasks.model import WorkerContext
 
     rest = None
@@ -37,7 +38,7 @@ def build_context(settings: Settings, rest_rpm: int | None = None):
 
         rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm, max_retries=settings.rest_max_retries,
                           backoff_factor=settings.rest_backoff, backoff_max=max(settings.rest_backoff * 60, 1.0))
-    return WorkerContext(source=open_source(settings), parquet_root=str(settings.parquet_dir), rest=rest,
+    return WorkerContext(source=open_source(settings), store=Store.of(settings), rest=rest,
                          rest_hint=hint)
 
 

@@ -13,9 +13,8 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
-from ..store import spool
+from ..store.store import Store
 from ..store.fs import storage_error
 from ..tasks.model import FileTask, Task
 from ..fetch.source import Source
@@ -24,10 +23,10 @@ from ..fetch.source import Source
 class FetchStage:
     """Downloads tasks' objects on a few threads; :meth:`release` frees a task's bytes once it is processed."""
 
-    def __init__(self, source: Source, data_dir: Path, budget_bytes: int, spool_above: int = 16 << 20,
+    def __init__(self, source: Source, store: Store, budget_bytes: int, spool_above: int = 16 << 20,
                  threads: int = 4, on_bytes: Callable[[int], None] | None = None) -> None:
         self.source = source
-        self.data_dir = Path(data_dir)
+        self.store = store
         self.budget = budget_bytes
         #: objects up to this size travel in memory (pickled to the worker); larger ones are spooled to disk
         self.spool_above = spool_above
@@ -57,8 +56,8 @@ class FetchStage:
     def release(self, task: Task) -> None:
         """``task`` is processed (or failed): its spooled files go and its bytes leave the budget."""
         for f in task.files:
-            if f.local is not None and spool.spool_dir(self.data_dir) in Path(f.local).parents:
-                spool.remove(f.local)
+            if self.store.spooled(f.local):
+                self.store.remove_spooled(f.local)  # type: ignore[arg-type]
         with self._lock:
             self.held -= task.nbytes
 
@@ -76,8 +75,8 @@ class FetchStage:
                 files.append(f if f.obj is None or self._cancelled.is_set() else self._one(f))
         except BaseException:
             for done in files:  # a failed day keeps nothing in the spool
-                if done.local is not None and spool.spool_dir(self.data_dir) in Path(done.local).parents:
-                    spool.remove(done.local)
+                if self.store.spooled(done.local):
+                    self.store.remove_spooled(done.local)  # type: ignore[arg-type]
             raise
         return dataclasses.replace(task, files=tuple(files))
 
@@ -90,14 +89,14 @@ class FetchStage:
             data = self.source.download(f.key, f.obj.size, f.obj.etag)
             self.on_bytes(f.obj.size)
             return dataclasses.replace(f, data=data)
-        path = spool.new_path(self.data_dir, f.key)
+        path = self.store.spool_path(f.key)
         try:
             self.source.download(f.key, f.obj.size, f.obj.etag, dest=path)
         except OSError as exc:  # the spool's disk, not the download: a full disk stops the run like a partition's
-            spool.remove(path)
+            self.store.remove_spooled(path)
             raise (storage_error(exc, path, "spool a download") or exc) from None
         except BaseException:
-            spool.remove(path)
+            self.store.remove_spooled(path)
             raise
         self.on_bytes(f.obj.size)
         return dataclasses.replace(f, local=str(path))

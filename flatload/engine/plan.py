@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 
 
 from .. import datasets as registry
+from ..datasets.derived import DerivedTable
 from ..datasets.model import Dataset, Family
 from ..fetch.source import ObjectInfo, Source
 from ..settings import Settings
-from ..store import journal, partitions, recovery
-from ..store.ledger import LedgerEntry, scope_covers
+from ..store import journal
+from ..store.store import Store
+from ..store.ledger import LedgerEntry
 from ..tasks.model import FileTask, Task, TaskResult
+from ..tasks.scope import Scope, scope_for
 from .summary import DayFailure, Plan
 
 
@@ -37,8 +40,14 @@ class FamilyDays:
     days: tuple[dt.date, ...]
 
     @property
-    def journal(self) -> bool:
-        return registry.journal_wanted(list(self.datasets))
+    def derived(self) -> tuple[DerivedTable, ...]:
+        """The tables derived from this family's requested datasets (stocks: the journal from the pair)."""
+        return registry.derived_for(self.datasets)
+
+    @property
+    def paired(self) -> frozenset[str]:
+        """The datasets loaded together because a derived table needs all of them each day."""
+        return frozenset(n for t in self.derived for n in t.inputs)
 
 
 def list_objects(source: Source, groups: Sequence[FamilyDays]) -> dict[str, ObjectInfo]:
@@ -137,12 +146,11 @@ def _recent(family: Family, now: dt.datetime | None) -> set[dt.date]:
 
 def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
     s = ctx.settings
-    keep = s.underlyings if g.family.row_filter == "underlyings" else None
-    scope = s.symbols if g.journal else keep
-    todo = [ds for ds in g.datasets if s.force or not _done(ctx, ds, d, _scope(s, ds, scope))]
-    if g.journal and any(ds.name in registry.JOURNAL_INPUTS for ds in todo):
-        # the journal needs both files: reload the pair together (tick files stay as they are)
-        todo = [ds for ds in g.datasets if ds in todo or ds.name in registry.JOURNAL_INPUTS]
+    scope = scope_for(s, g.datasets, g.derived, ctx.rest_scope.get(d) if ctx.rest_scope is not None else ...)
+    todo = [ds for ds in g.datasets if s.force or not _done(ctx, ds, d, scope)]
+    if any(ds.name in g.paired for ds in todo):
+        # a derived table needs all its inputs: reload them together (tick files stay as they are)
+        todo = [ds for ds in g.datasets if ds in todo or ds.name in g.paired]
     if not todo:
         states = {ctx.held.status[(ds.name, d)][0] for ds in g.datasets}
         plan.skipped.append((d, "already loaded, same ETag" if states == {"flatfile"}
@@ -158,36 +166,27 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
             failures.append(_missing(ctx, g.family, ds, d, key))
             continue
         files.append(FileTask(ds.name, key, obj))
-    if failures and g.journal:  # the other file of the pair cannot make a journal alone
+    if failures and g.derived:  # the other file of the pair cannot make a journal alone
         f = failures[0]
         plan.failed.append(DayFailure(d, f.key, f.message, f.transient, f.hint, tuple(x.name for x in todo)))
         return
     plan.failed.extend(failures)
     if not files:
         return
-    rest_symbols = ctx.rest_scope.get(d) if ctx.rest_scope is not None else s.symbols
-    task = Task(d, g.family.name, tuple(files), g.family.calendar.bounds(d), g.journal, s.symbols if g.journal
-                else None, rest_symbols, keep, _expected_rows(ctx, g, d, files, expected), s.symbols)
+    task = Task(d, g.family.name, tuple(files), g.family.calendar.bounds(d), tuple(t.name for t in g.derived), scope,
+                _expected_rows(ctx, g, d, files, expected))
     recovered = None if s.force else recover(s, task)
     if recovered is not None:
         plan.recovered.append(recovered)
         return
     plan.tasks.append(task)
-    folders = [f.dataset for f in files] + ([partitions.METRICS] if g.journal else [])
-    # a tick partition is a folder of parts, replaced whole
-    replaced = [partitions.partition_dir(s.parquet_dir, f, d) if f in registry.REGISTRY and registry.get(f).streamed
-                else partitions.partition_path(s.parquet_dir, f, d) for f in folders]
+    replaced = [Store.of(s).partition(name, d) for name in [f.dataset for f in files] + list(task.derive)]
     plan.replaces.extend(str(p) for p in replaced if p.exists())
 
 
-def _scope(s: Settings, ds: Dataset, scope: frozenset[str] | None) -> frozenset[str] | None:
-    """What a dataset's day must cover to count as done: stocks tick files keep only ``--symbols``."""
-    return s.symbols if ds.row_filter == "symbols" else scope
-
-
-def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: frozenset[str] | None) -> bool:
+def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: Scope) -> bool:
     state = ctx.held.status.get((ds.name, d))
-    if state is None or state[0] not in ("flatfile", "rest") or not scope_covers(state[2], scope):
+    if state is None or state[0] not in ("flatfile", "rest") or not scope.covered_by(ds, state[2]):
         return False  # failed or suspect days are loaded again
     return _unchanged(ctx.held.ledger.get(ds.key(d)), ctx.listing.get(ds.key(d)))
 
@@ -226,16 +225,17 @@ def recover(settings: Settings, task: Task) -> TaskResult | None:
 
     if any(f.obj is None for f in task.files):
         return None
-    record = recovery.read_record(settings.parquet_dir, task.family, task.date)
+    store = Store.of(settings)
+    record = store.read_record(task.family, task.date)
     if record is None:
         return None
-    metrics = None
-    if task.journal:
-        path = partitions.partition_path(settings.parquet_dir, partitions.METRICS, task.date)
+    derived = {}
+    for name in task.derive:
+        path = store.partition_file(name, task.date)
         if not path.exists():
             return None
-        metrics = pl.read_parquet(path)
-    result = TaskResult.from_record(task.date, record, metrics)
+        derived[name] = pl.read_parquet(path)
+    result = TaskResult.from_record(task.date, record, derived)
     if result is None:
         return None
     etags = {e.key: e.etag for e in result.ledger}
@@ -253,8 +253,9 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
 
     from ..store import db, schema
 
-    if settings.journal_path.exists():
-        con = db.connect(settings.journal_path, settings.lock_timeout, read_only=True)
+    store = Store.of(settings)
+    if store.db_path.exists():
+        con = store.reader()
     else:
         con = duckdb.connect(":memory:")
         db.set_root(con, settings.data_dir)

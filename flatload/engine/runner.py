@@ -18,7 +18,7 @@ from ..errors import NotEntitled, StorageError
 from ..fetch import open_source
 from .fetching import FetchStage
 from ..settings import Settings
-from ..store import partitions, spool
+from ..store.store import Store
 from ..store.runlog import RunLog
 from ..tasks.model import Task, TaskResult
 from .commit import Committer
@@ -85,10 +85,10 @@ class Runner:
                 broken = self._loop()
             finally:
                 self.runlog.stop_fresh()
-                spool.sweep(s.data_dir)
+                Store.of(s).sweep_spool()
             if broken is not None or self.worker_died:
                 # a worker died, maybe mid-write; every worker is gone now and this run holds the data dir
-                partitions.clean_temp(s.parquet_dir)
+                Store.of(s).clean_temp()
             summary.seconds = time.monotonic() - t0
             self._end(self.stopper.got)
 
@@ -100,7 +100,7 @@ class Runner:
         broken: BrokenProcessPool | None = None
         # one day to load (the usual cron refresh) runs inline: no pool to spawn
         with make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks))))) as pool, \
-                FetchStage(open_source(s), s.data_dir, s.prefetch_budget(), s.spool_above) as stage:
+                FetchStage(open_source(s), Store.of(s), s.prefetch_budget(), s.spool_above) as stage:
             while self.tasks or self.fetching or self.ready or self.inflight:
                 self._prefetch(stage)
                 broken = broken or self._feed(pool, stage)

@@ -162,7 +162,7 @@ class LoadSummary:
         if self.sources.get(result.date) != "rest":
             self.sources[result.date] = result.source
         self.rows += result.rows
-        self.symbols += result.metrics.height if result.metrics is not None else 0
+        self.symbols += result.symbols
         self.nbytes += result.nbytes
         self.rejected += result.rejected
         self.off_date += result.off_date
@@ -171,7 +171,7 @@ class LoadSummary:
         keys = {e.dataset: e.key for e in result.ledger}
         self.suspect.extend(DayFailure(result.date, keys.get(ds, ds), why, True, SUSPECT_HINT, (ds,))
                             for ds, why in sorted(result.suspect.items()))
-        if result.metrics is None:
+        if not result.derived:
             return
         if self.unmatched is None:
             self.unmatched = {sym: set(alts) for sym, alts in result.unmatched.items()}

@@ -10,7 +10,7 @@ import duckdb
 
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import db
+from ..store.store import Store
 
 #: a report waits at most this long for the journal, however long --lock-timeout is: it has a fallback
 READ_WAIT = 5.0
@@ -40,10 +40,10 @@ def count(value: Any) -> int:
 
 def read_journal(settings: Settings, queries: dict[str, tuple[str, list]]) -> tuple[dict[str, list] | None, str | None]:
     """Run ``queries`` on a short read-only connection: ``(rows by name, None)`` or ``(None, why not)``."""
-    if not settings.journal_path.exists():
+    if not Store.of(settings).db_path.exists():
         return None, NOTHING_YET
     try:
-        con = db.connect(settings.journal_path, min(settings.lock_timeout, READ_WAIT), read_only=True)
+        con = Store.of(settings).reader(min(settings.lock_timeout, READ_WAIT))
     except JournalLocked as exc:
         return None, f"{exc.message}: read from the run files instead"
     try:
@@ -61,7 +61,7 @@ def read_journal(settings: Settings, queries: dict[str, tuple[str, list]]) -> tu
 def run_files(settings: Settings) -> list[dict]:
     """Every run file, oldest first: by start, then last write (run ids within one second sort randomly)."""
     keyed = []
-    for path in Path(settings.runs_dir).glob("*.json"):  # *.json.tmp (half-written) does not match
+    for path in Path(Store.of(settings).runs_dir).glob("*.json"):  # *.json.tmp (half-written) does not match
         try:
             body = json.loads(path.read_text())
             keyed.append((str(body.get("started")), path.stat().st_mtime_ns, body))
@@ -72,6 +72,6 @@ def run_files(settings: Settings) -> list[dict]:
 
 def read_run_file(settings: Settings, run_id: str) -> dict | None:
     try:
-        return json.loads((Path(settings.runs_dir) / f"{run_id}.json").read_text())
+        return json.loads((Path(Store.of(settings).runs_dir) / f"{run_id}.json").read_text())
     except (OSError, ValueError):
         return None

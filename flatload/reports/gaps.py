@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from .. import datasets as registry
 from ..datasets.model import Dataset
 from ..settings import Settings
-from ..store import fs
+from ..store.store import Store
 from .common import NOTHING_YET, iso, read_journal, run_files
 from .runs import days_from_runs
 
@@ -53,7 +53,7 @@ def gaps(start: dt.date | None, end: dt.date | None, settings: Settings,
     ``end`` defaults to the latest complete day and ``start`` to 30 days before it. The
     top-level ``days`` takes, per day, the worst state among the datasets.
     """
-    fs.require_store(settings.data_dir)
+    Store.of(settings).require_dir()
     dss = registry.resolve(dataset if isinstance(dataset, str) or dataset is None else ",".join(dataset))
     start, end = default_window(start, end, dss)
     rows, note = read_journal(settings, {"days": (

@@ -12,7 +12,8 @@ import datetime as dt
 import json
 
 from ..settings import Settings
-from ..store import fs, lock
+from ..store import lock
+from ..store.store import Store
 from .common import NOTHING_YET, count, iso, read_journal, read_run_file, run_files, seconds
 
 _RUN_COLUMNS = ("run_id", "command", "arguments", "started_at", "finished_at", "outcome", "days_planned",
@@ -113,7 +114,7 @@ def status(settings: Settings, limit: int = 10) -> dict:
     ``failed_days`` lists every failed day; ``failed_ranges`` groups consecutive days of a
     dataset that failed for the same reason (what a terminal shows, ``limit`` at most).
     """
-    fs.require_store(settings.data_dir)
+    Store.of(settings).require_dir()
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     holder = _holder(settings)
     rows, note = read_journal(settings, {

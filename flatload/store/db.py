@@ -21,8 +21,10 @@ import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from ..errors import ConfigError, JournalLocked
-from ..settings import JOURNAL_NAME
 from .fs import storage_error
+
+#: the database's file name inside a data directory (its views recognise their own file by it)
+JOURNAL_NAME = "flatload.duckdb"
 
 #: written by DuckDB 0.10 through 1.x as their default; readable by every later release
 STORAGE_VERSION = "v1.0.0"

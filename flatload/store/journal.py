@@ -28,30 +28,30 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, metrics: "pl.DataFrame", source: str,
+def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, rows: "pl.DataFrame", source: str,
                scope: frozenset[str] | None) -> None:
-    """Make the journal's rows for ``trade_date`` (within ``scope``) equal ``metrics``.
+    """Make the journal's rows for ``trade_date`` (within ``scope``) equal ``rows``.
 
     Rows whose values are unchanged keep their ``loaded_at``: upserting twice changes
     nothing. Call inside a transaction.
     """
     import polars as pl
 
-    frame = metrics.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
-    with registered(con, "_day_metrics", frame):
+    frame = rows.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
+    with registered(con, "_day_rows", frame):
         params: list[object] = [trade_date]
         where_scope = ""
         if scope is not None:
             where_scope = " AND symbol IN (SELECT unnest(?::VARCHAR[]))"
             params.append(sorted(scope))
         con.execute(f"DELETE FROM journal WHERE trade_date = ? AND symbol NOT IN "
-                    f"(SELECT symbol FROM _day_metrics){where_scope}", params)
+                    f"(SELECT symbol FROM _day_rows){where_scope}", params)
         cols = ", ".join(JOURNAL_COLUMNS + ["source"])
         sets = ", ".join(f"{c} = excluded.{c}" for c in _VALUE_COLUMNS)
         old = ", ".join(f"journal.{c}" for c in _VALUE_COLUMNS)
         new = ", ".join(f"excluded.{c}" for c in _VALUE_COLUMNS)
         con.execute(
-            f"INSERT INTO journal ({cols}, loaded_at) SELECT {cols}, ? FROM _day_metrics "
+            f"INSERT INTO journal ({cols}, loaded_at) SELECT {cols}, ? FROM _day_rows "
             f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {sets}, loaded_at = excluded.loaded_at "
             f"WHERE ({old}) IS DISTINCT FROM ({new})", [_now()])
 
@@ -178,16 +178,17 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
 
 def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list[LedgerEntry],
                rejects: "pl.DataFrame", statuses: dict[str, tuple[str, str | None]], run_id: str, *,
-               metrics: "pl.DataFrame | None" = None, source: str = "flatfile",
+               journal: "pl.DataFrame | None" = None, source: str = "flatfile",
                scope: frozenset[str] | None = None) -> None:
-    """One transaction: a day's journal rows (stocks), rejects, ledger entries and per-dataset status."""
+    """One transaction: a day's journal rows (stocks, within ``scope``), rejects, ledger entries and per-dataset
+    status."""
     scope_text = ledger[0].scope if ledger else "*"
     # each dataset's own scope: a stocks tick file loaded for --symbols beside aggregates loaded whole
     scopes = {e.dataset: e.scope for e in ledger}
-    symbols = metrics.height if metrics is not None else 0
+    symbols = journal.height if journal is not None else 0
     with transaction(con):
-        if metrics is not None:
-            upsert_day(con, trade_date, metrics, source, scope)
+        if journal is not None:
+            upsert_day(con, trade_date, journal, source, scope)
         write_rejects(con, trade_date, [e.key for e in ledger], rejects, run_id)
         write_ledger(con, ledger, run_id)
         for dataset, (status, detail) in statuses.items():

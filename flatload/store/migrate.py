@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..datasets import REGISTRY, Dataset
+from ..datasets import JOURNAL, REGISTRY, Dataset
 from ..datasets.model import UTC_NANOS
 from .db import transaction
 from .fs import storage_error
@@ -27,7 +27,9 @@ from .swap import PartitionBuild
 SCHEMA_VERSION = 2
 _V1_DATASETS = {"minute_aggs_v1": "stocks/minute_aggs", "day_aggs_v1": "stocks/day_aggs"}
 _V1_FOLDERS = {"us_stocks_sip/minute_aggs": "stocks/minute_aggs", "us_stocks_sip/day_aggs": "stocks/day_aggs",
-               "us_stocks_sip/metrics": "stocks/metrics"}
+               "us_stocks_sip/metrics": JOURNAL.name}
+#: the journal's partitions were ``stocks/metrics`` until the derived table got its registry entry
+_METRICS_FOLDER = "stocks/metrics"
 #: the ``flatload_meta`` key saying every tick partition stores its instants as naive UTC ns timestamps
 TICK_INSTANTS_KEY = "tick_instants"
 _TICK_INSTANTS = "naive_utc_ns"
@@ -50,9 +52,13 @@ def migrate(con: duckdb.DuckDBPyConnection, parquet_root: Path) -> list[str]:
     if schema_version(con) < 2:
         _v1_to_v2(con)
         done.append("store upgraded to schema 2: day status, ledger and partitions keyed by dataset name")
-    moved = _move_v1_partitions(Path(parquet_root))
+    moved = _move_partitions(Path(parquet_root), _V1_FOLDERS)
     if moved:
         done.append(f"moved {moved} partition folder(s) from parquet/us_stocks_sip/ to parquet/stocks/")
+    moved = _move_partitions(Path(parquet_root), {_METRICS_FOLDER: JOURNAL.name})
+    if moved:
+        done.append(f"moved {moved} journal partition folder(s) from parquet/{_METRICS_FOLDER}/ to "
+                    f"parquet/{JOURNAL.name}/")
     con.execute("INSERT OR REPLACE INTO flatload_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     done += _tick_instants(con, Path(parquet_root))
     return done
@@ -161,9 +167,9 @@ def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DROP TABLE journal_v1")
 
 
-def _move_v1_partitions(parquet_root: Path) -> int:
+def _move_partitions(parquet_root: Path, folders: dict[str, str]) -> int:
     moved = 0
-    for old, new in _V1_FOLDERS.items():
+    for old, new in folders.items():
         src, dst = parquet_root / old, parquet_root / new
         if not src.is_dir():
             continue

@@ -1,7 +1,7 @@
 """Parquet partitions, one folder per (dataset, date), replaced atomically: the only module that knows paths.
 
 ``parquet/<family>/<kind>/date=YYYY-MM-DD/part-0.parquet`` (hive layout for DuckDB and
-Polars); the stocks journal's rows of a day live in ``parquet/stocks/metrics/``. A
+Polars); the stocks journal's rows of a day live in ``parquet/stocks/journal/``. A
 partition is written to a hidden temp file in its own directory, fsynced, then
 renamed over the old file: a reader sees the old file or the new one, never a mix
 or half a file. Temp files left by a killed run are removed by the next run.
@@ -25,8 +25,6 @@ from .fs import fsync_path, storage_error
 if TYPE_CHECKING:
     import polars as pl
 
-#: the partition folder of the stocks journal's daily rows (they rebuild the journal)
-METRICS = "stocks/metrics"
 PART_NAME = "part-0.parquet"
 _TMP_MARK = ".tmp-"
 

@@ -3,7 +3,7 @@
 A worker writes ``parquet/<family>/_commit/date=YYYY-MM-DD.json`` after the day's
 partitions (each atomic). If the commit then never happens (journal locked, kill -9),
 the next run finds the record and commits from it, with the journal rows read back
-from the metrics partition, instead of fetching the day again. The committer removes
+from the journal partition, instead of fetching the day again. The committer removes
 the record once the day is committed; one left over is harmless (the ledger then
 already holds its ETags).
 """

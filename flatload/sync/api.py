@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, SyncError, TargetTypeMismatch
 from ..settings import Settings, parse_symbols
+from ..store.store import Store
 from . import classify, extract, state, tables, targets, upsert
 from .extract import Selection
 from .summary import SyncSummary
@@ -43,7 +44,7 @@ def sync(to: str, table: str, settings: Settings, *, columns: str | Sequence[str
     maps = tables.parse_columns(columns)
     chosen = parse_symbols(symbols) if isinstance(symbols, str) or symbols is None else frozenset(symbols) or None
     req = _Request(settings, target, name, maps, since, chosen, state.scope(maps, since, chosen), create, batch_size)
-    extract.journal_path(settings)
+    Store.of(settings).require()
     with extract.spool_dir(settings) as tmp:
         selection = _select(req, Path(tmp), full)
         counts, created, selection = _send(req, selection, Path(tmp))

@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..store import db, fs, lock
+from ..store import fs, lock
 from . import state
 from .tables import ColumnMap
+from ..store.store import Store
 
 _SPOOL_PREFIX = ".sync-spool-"
 
@@ -65,11 +66,6 @@ class Selection:
 _CONVERT = {"iso": lambda v: v.isoformat(), "whole": int}
 
 
-def journal_path(settings: Settings) -> Path:
-    """The journal file; ConfigError when the data directory or the journal is not there."""
-    return fs.require_journal(settings.data_dir, settings.journal_path)
-
-
 def spool_dir(settings: Settings) -> tempfile.TemporaryDirectory:
     """A temp directory in the data directory (removed on exit); spools of killed syncs are removed first."""
     for old in settings.data_dir.glob(f"{_SPOOL_PREFIX}*"):
@@ -101,7 +97,7 @@ def select(settings: Settings, columns: Sequence[ColumnMap], spool: Path, *, sin
            symbols: frozenset[str] | None, mark: tuple[str, str, str] | None) -> Selection:
     """Spool the journal rows to send into ``spool``: those loaded after ``mark``'s remembered
     ``(target, table, scope)`` (all of them when ``mark`` is None), on or after ``since``, of ``symbols``."""
-    con = db.connect(journal_path(settings), settings.lock_timeout, read_only=True)
+    con = Store.of(settings).reader()
     try:
         have = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'journal' "
                                           "AND database_name = current_database() ORDER BY column_index").fetchall()]

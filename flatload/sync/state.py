@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import db, schema
+from ..store import schema
 from .tables import ColumnMap
+from ..store.store import Store
 
 _EXISTS = ("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'sync_state' "
            "AND database_name = current_database()")
@@ -41,7 +41,7 @@ def read_mark(con: duckdb.DuckDBPyConnection, target: str, table: str, scope_: s
 def write_mark(settings: Settings, target: str, table: str, scope_: str, synced_to: dt.datetime, rows: int) -> None:
     """Move the mark forward to ``synced_to`` (never back), in a short read-write connection."""
     try:
-        con = db.connect(Path(settings.journal_path), settings.lock_timeout)
+        con = Store.of(settings).writer()
     except JournalLocked as err:  # the target has the rows: only the bookkeeping is missing
         err.hint = ("the target has the rows, but the sync could not be recorded: the next sync sends them again "
                     "(unchanged rows are not rewritten); close that DuckDB session or pass a longer --lock-timeout")

@@ -3,8 +3,8 @@
 Aggregate files are read whole; tick files (trades, quotes) are streamed by :mod:`.ticks`.
 
 Runs in a pool worker (or inline with one worker). It never opens DuckDB: it
-returns a small :class:`TaskResult` (ledger entries, rejects, the journal's rows
-for stocks) that the parent commits, after writing the day's partitions and the
+returns a small :class:`TaskResult` (ledger entries, rejects, the rows of the derived
+tables: the journal for stocks) that the parent commits, after writing the day's partitions and the
 record a rerun can commit from.
 """
 from __future__ import annotations
@@ -15,10 +15,9 @@ import polars as pl
 
 from .. import datasets
 from ..datasets.model import Dataset
-from ..datasets.stocks import session_metrics
 from ..errors import ObjectMissing, RestUnavailable
-from ..store import partitions, recovery
-from ..store.ledger import LedgerEntry, scope_text
+from ..store import partitions
+from ..store.ledger import LedgerEntry
 from .model import FileTask, Task, TaskResult, WorkerContext
 from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_rows
 from .quality import suspect_reason
@@ -33,12 +32,7 @@ def _entry(task: Task, f: FileTask, parsed: Parsed | None, status: str, error: s
                        size=obj.size if obj else None, last_modified=obj.last_modified if obj else None,
                        rows=parsed.frame.height if parsed else 0, rejected=parsed.rejects.height if parsed else 0,
                        off_date=parsed.off_date if parsed else 0, status=status, error=error,
-                       scope=scope_text(task.keep if task.keep is not None else task.scope))
-
-
-def tick_keep(task: Task, ds: Dataset) -> frozenset[str] | None:
-    """The rows a tick file keeps: the run's ``--underlyings`` (options) or ``--symbols`` (stocks)."""
-    return task.symbols if ds.row_filter == "symbols" else task.keep
+                       scope=task.scope.recorded_text(datasets.get(f.dataset)))
 
 
 def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[LedgerEntry, TickLoad, str | None]:
@@ -46,11 +40,11 @@ def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[Le
     from .ticks import load_tick_file  # Arrow's writer and the streaming reader: only tick days need them
 
     assert f.obj is not None
-    keep = tick_keep(task, ds)
+    keep = task.scope.rows(ds)
     t = load_tick_file(ctx, task, f, ds, keep)
     entry = LedgerEntry(key=f.key, dataset=f.dataset, trade_date=task.date, etag=f.obj.etag, size=f.obj.size,
                         last_modified=f.obj.last_modified, rows=t.rows, rejected=t.rejected, off_date=t.off_date,
-                        status="loaded", error=None, scope=scope_text(keep))
+                        status="loaded", error=None, scope=task.scope.recorded_text(ds))
     # a filtered day is small by design (even empty): only an empty file says something then
     trailing = dict(task.expected_rows).get(f.dataset) if keep is None else None
     return entry, t, suspect_reason(t.rows if keep is None else t.rows_read, 0, None, trailing)
@@ -85,9 +79,9 @@ def _from_rest(ctx: WorkerContext, task: Task, ds: Dataset, f: FileTask) -> Pars
         # the request names the date, so the date is the request's
         frame = frame.with_columns(window_start=pl.lit(task.bounds.day_start, pl.Int64))
         return validate_rows(frame, f"REST grouped daily {task.date}", ds, task.bounds)
-    if not task.rest_symbols:
+    if not task.scope.rest:
         return None  # pre/after-hours stay NULL outside the symbol scope
-    frames = client.minute_aggs_many(sorted(task.rest_symbols), task.date)
+    frames = client.minute_aggs_many(sorted(task.scope.rest), task.date)
     frame = pl.concat(list(frames.values())) if frames else None
     if frame is None or frame.height == 0:
         return None
@@ -96,14 +90,14 @@ def _from_rest(ctx: WorkerContext, task: Task, ds: Dataset, f: FileTask) -> Pars
 
 def _suspects(task: Task, parsed: dict[str, Parsed], sources: dict[str, str]) -> dict[str, str]:
     expected = dict(task.expected_rows)
-    day_name = f"{task.family}/day_aggs"
-    day_tickers = parsed[day_name].frame["ticker"].n_unique() if day_name in parsed else None
     out = {}
     for name, p in parsed.items():
         if sources.get(name) != "flatfile":
             continue
+        # a file should hold every ticker of the dataset its registry entry names (minute bars: the day file's)
+        within = parsed.get(datasets.get(name).tickers_within or "")
         reason = suspect_reason(p.frame.height, p.frame["ticker"].n_unique(),
-                                day_tickers if name.endswith("/minute_aggs") else None, expected.get(name))
+                                within.frame["ticker"].n_unique() if within is not None else None, expected.get(name))
         if reason is not None:
             out[name] = reason
     return out
@@ -114,8 +108,7 @@ def _write(ctx: WorkerContext, task: Task, parsed: dict[str, Parsed], sources: d
         if sources[name] != "flatfile":
             continue  # REST rows feed the journal only; the partition waits for the flat file
         ds = datasets.get(name)
-        partitions.write_atomic(partitions.bars_table(p.frame, ds.time_column),
-                                partitions.partition_path(ctx.parquet_root, name, task.date))
+        ctx.store.write_partition(partitions.bars_table(p.frame, ds.time_column), name, task.date)
 
 
 def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
@@ -147,7 +140,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
         else:
             data = f.data if f.data is not None else read_local(f) if f.local is not None else ctx.source.get(f.key)
             nbytes += len(data)
-            p = read_csv_gz(data, f.key, ds, task.bounds, task.keep)
+            p = read_csv_gz(data, f.key, ds, task.bounds, task.scope.rows(ds))
             sources[f.dataset] = "flatfile"
             ledger.append(_entry(task, f, p, "loaded"))
         if p is None:
@@ -158,18 +151,18 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
         if p.rejects.height:
             rejects.append(p.rejects.with_columns(key=pl.lit(f.key)))
         warnings.extend(_off_date_note(f.key, p.off_date, ds))
-    metrics = None
-    if task.journal:
-        minute, day = (parsed.get(n) for n in datasets.JOURNAL_INPUTS)
-        metrics = session_metrics(minute.frame if minute else None, day.frame if day else None, task.bounds)
+    derived = {}
+    for name in task.derive:
+        table = datasets.DERIVED[name]
+        derived[name] = table.derive({n: parsed[n].frame if n in parsed else None for n in table.inputs}, task.bounds)
     _write(ctx, task, parsed, sources)
-    if metrics is not None:
-        partitions.write_atomic(metrics, partitions.partition_path(ctx.parquet_root, partitions.METRICS, task.date))
+    for name, rows_ in derived.items():
+        ctx.store.write_partition(rows_, name, task.date)
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
-    result = TaskResult(task.date, task.family, ledger, sources, reject_frame, metrics, rows, nbytes, warnings,
+    result = TaskResult(task.date, task.family, ledger, sources, reject_frame, derived, rows, nbytes, warnings,
                         {**_suspects(task, parsed, sources), **tick_suspects})
     # written last, with what the commit needs: if the commit never happens (journal
     # locked, kill -9), a rerun commits from here instead of fetching the day again
-    recovery.write_record(ctx.parquet_root, task.family, task.date, result.to_record())
+    ctx.store.write_record(task.family, task.date, result.to_record())
     return result.scoped(task.scope)

@@ -2,7 +2,7 @@
 
 A task is one day of one family: the files of the requested datasets for that day
 (an object from the listing, or None when it is missing and REST fills it), the
-day's window, and, for stocks, whether the journal is derived from the pair.
+day's window, the derived tables to build (the stocks journal from the pair), its scope.
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING
 from ..calendar import DayBounds, SessionBounds
 from ..fetch.source import ObjectInfo, Source
 from ..store.ledger import LedgerEntry, scope_text
+from .scope import Scope
+
+if TYPE_CHECKING:
+    from ..store.store import Store
 
 if TYPE_CHECKING:  # the parent plans tasks without Polars; results carry frames
     import polars as pl
@@ -46,18 +50,12 @@ class Task:
     files: tuple[FileTask, ...]
     #: the day's window, computed by the parent so workers never load the calendar
     bounds: DayBounds | SessionBounds
-    #: derive the stocks journal (both stocks aggregate files are in ``files``)
-    journal: bool = False
-    #: the journal's symbols (None: all)
-    scope: frozenset[str] | None = None
-    #: symbols whose minute bars may come from REST when the minute file is missing
-    rest_symbols: frozenset[str] | None = None
-    #: rows kept at parse time by the family's row filter (options: underlyings; None: all)
-    keep: frozenset[str] | None = None
+    #: the derived tables to build from the day's files (their inputs are all in ``files``), by name
+    derive: tuple[str, ...] = ()
+    #: which symbols the day keeps, per use
+    scope: Scope = field(default_factory=Scope)
     #: per dataset, the median rows of its trailing sessions (only for full days with history)
     expected_rows: tuple[tuple[str, int], ...] = ()
-    #: the run's ``--symbols``: the only tickers stocks tick files keep (None: all)
-    symbols: frozenset[str] | None = None
 
     @property
     def key(self) -> str:
@@ -83,8 +81,8 @@ class TaskResult:
     #: per dataset: where its rows came from, 'flatfile' or 'rest'
     sources: dict[str, str]
     rejects: pl.DataFrame  # key, line, reason
-    #: the journal rows (stocks, all tickers before scoping), or None
-    metrics: pl.DataFrame | None = None
+    #: the rows of each derived table, by its name (every symbol before :meth:`scoped`)
+    derived: dict[str, pl.DataFrame] = field(default_factory=dict)
     rows: int = 0
     nbytes: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -92,23 +90,34 @@ class TaskResult:
     suspect: dict[str, str] = field(default_factory=dict)
     #: symbols of the scope with no journal row this day, each with the symbols that differ only in case
     unmatched: dict[str, list[str]] = field(default_factory=dict)
+    #: the scope the derived rows were limited to (:meth:`scoped`)
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def source(self) -> str:
         """'flatfile' when every file came from the bucket, else 'rest' (the journal's ``source``)."""
         return "flatfile" if all(s == "flatfile" for s in self.sources.values()) else "rest"
 
-    def scoped(self, scope: frozenset[str] | None) -> "TaskResult":
-        """This result with its journal rows limited to ``scope`` (None: all), ledger scope set to match."""
-        if scope is None or self.metrics is None:
-            return self
+    @property
+    def symbols(self) -> int:
+        """Rows of the derived tables (symbols with a journal row this day)."""
+        return sum(f.height for f in self.derived.values())
+
+    def scoped(self, scope: Scope) -> "TaskResult":
+        """This result with its derived rows limited to ``scope``'s symbols, ledger scope set to match."""
+        if scope.derived_rows is None or not self.derived:
+            return dataclasses.replace(self, scope=scope)
         import polars as pl
 
-        wanted = pl.Series(sorted(scope), dtype=pl.String).implode()
-        text = scope_text(scope)
-        return dataclasses.replace(self, metrics=self.metrics.filter(pl.col("symbol").is_in(wanted)),
+        from ..datasets import DERIVED
+
+        wanted = pl.Series(sorted(scope.derived_rows), dtype=pl.String).implode()
+        text = scope_text(scope.derived_rows)
+        derived = {n: f.filter(pl.col(DERIVED[n].symbol_column).is_in(wanted)) for n, f in self.derived.items()}
+        present = pl.concat([f[DERIVED[n].symbol_column] for n, f in self.derived.items()])
+        return dataclasses.replace(self, derived=derived, scope=scope,
                                    ledger=[dataclasses.replace(e, scope=text) for e in self.ledger],
-                                   unmatched=_unmatched(scope, self.metrics["symbol"]))
+                                   unmatched=_unmatched(scope.derived_rows, present))
 
     @property
     def rejected(self) -> int:
@@ -124,14 +133,15 @@ class TaskResult:
     MAX_RECORDED_REJECTS = 20_000
 
     def to_record(self) -> dict:
-        """What a rerun needs to commit this result without refetching (JSON-serializable, no metrics)."""
+        """What a rerun needs to commit this result without refetching (JSON-serializable; the derived rows
+        are read back from their partitions)."""
         rejects = self.rejects.rows() if self.rejects.height <= self.MAX_RECORDED_REJECTS else None
         return {"family": self.family, "sources": self.sources, "rows": self.rows, "nbytes": self.nbytes,
                 "warnings": self.warnings, "suspect": self.suspect, "rejects": rejects,
                 "ledger": [{**dataclasses.asdict(e), "trade_date": e.trade_date.isoformat()} for e in self.ledger]}
 
     @classmethod
-    def from_record(cls, d: dt.date, record: dict, metrics: pl.DataFrame | None) -> "TaskResult | None":
+    def from_record(cls, d: dt.date, record: dict, derived: dict[str, pl.DataFrame]) -> "TaskResult | None":
         """The result :meth:`to_record` described (ledger scope '*'), or None when the record cannot be used."""
         if record.get("rejects") is None or any(s != "flatfile" for s in record.get("sources", {}).values()):
             return None
@@ -142,7 +152,7 @@ class TaskResult:
         from .parse import REJECT_SCHEMA
 
         rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
-        return cls(d, record["family"], ledger, record["sources"], rejects, metrics, record["rows"], 0,
+        return cls(d, record["family"], ledger, record["sources"], rejects, derived, record["rows"], 0,
                    record["warnings"], record.get("suspect", {}))
 
 
@@ -162,6 +172,6 @@ class WorkerContext:
     """Per-process state, built once by the pool initializer."""
 
     source: Source
-    parquet_root: str
+    store: Store
     rest: object | None = None  # fetch.rest.RestClient when the fallback is on and a key is set
     rest_hint: str = "set MASSIVE_API_KEY to fill missing days from the REST API"

@@ -20,9 +20,7 @@ import polars as pl
 
 from ..calendar import DayBounds, SessionBounds
 from ..datasets.model import Dataset
-from ..store import spool
 from ..store.parts import PartWriter
-from ..store.swap import PartitionBuild
 from .clustering import BackgroundWriter, ClusteredWriter, bucket_count
 from .csvstream import Chunk, CsvStream
 from .model import FileTask, Task, WorkerContext
@@ -169,7 +167,7 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
     """
     load = TickLoad()
     with _local_file(ctx, f) as path, CsvStream(path, f.key) as stream, \
-            PartitionBuild(ctx.parquet_root, ds.name, task.date) as build:
+            ctx.store.build_partition(ds.name, task.date) as build:
         load.nbytes = path.stat().st_size
         load.warnings.extend(check_header(stream.header, ds, f.key))
         schema = stored_schema(stream.header, ds)
@@ -202,9 +200,9 @@ def _local_file(ctx: WorkerContext, f: FileTask) -> Iterator[Path]:
     if local is not None:
         yield Path(local)
         return
-    path = spool.new_path(Path(ctx.parquet_root).parent, f.key)
+    path = ctx.store.spool_path(f.key)
     try:
         ctx.source.download(f.key, f.obj.size if f.obj else None, f.obj.etag if f.obj else None, dest=path)
         yield path
     finally:
-        spool.remove(path)
+        ctx.store.remove_spooled(path)

@@ -35,6 +35,7 @@ from .models import (
     Symbol,
     resolve_datasets,
 )
+from ..store.store import Store
 
 #: more bars than this in one answer is a mistake (a year of minutes): ask for a wider ``every``
 MAX_BARS = 100_000
@@ -172,7 +173,7 @@ def journal(settings: SettingsDep, symbol: Annotated[Symbol | None, Query()] = N
     """Journal rows (session metrics per symbol and day), by date then symbol; ``truncated`` past ``limit``."""
     _ordered(start, end)
     out: dict[str, Any] = {"symbol": symbol, "start": start, "end": end, "rows": [], "count": 0, "truncated": False}
-    if not settings.journal_path.exists():
+    if not Store.of(settings).db_path.exists():
         return {**out, "note": reports.NOTHING_YET}
     conditions, params = [], []
     for sql, value in (("symbol = ?", symbol), ("trade_date >= ?", start), ("trade_date <= ?", end)):

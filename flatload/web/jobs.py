@@ -26,6 +26,7 @@ from ..engine.api import new_run_id
 from ..settings import Settings
 from ..store import lock
 from .jobfiles import JobFiles, job_ids, now_iso, valid_job_id
+from ..store.store import Store
 
 #: run states that end a run, as the run file writes them
 FINAL = ("ok", "partial", "failed", "interrupted", "locked")
@@ -151,7 +152,7 @@ class Jobs:
 
     def files(self, job_id: str) -> JobFiles:
         """The job's files (ValueError for an id that is not a safe file name)."""
-        return JobFiles(self.settings.runs_dir, job_id)
+        return JobFiles(Store.of(self.settings).runs_dir, job_id)
 
     # ---- starting and stopping ------------------------------------------------------------
     def start(self, start: dt.date, end: dt.date, datasets: str | None = None,
@@ -263,7 +264,7 @@ class Jobs:
             files = self.files(run_id) if valid_job_id(run_id or "") else None
             docs.append(self._describe(run_id, files, files.read_job() if files else None, record))
         listed = {d["job_id"] for d in docs}
-        for job_id in job_ids(self.settings.runs_dir)[:limit]:
+        for job_id in job_ids(Store.of(self.settings).runs_dir)[:limit]:
             if job_id not in listed:  # queued, or ended before its run began (a bad setting, a held lock)
                 files = self.files(job_id)
                 docs.append(self._describe(job_id, files, files.read_job(), reports.run(self.settings, job_id)))

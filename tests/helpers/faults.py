@@ -18,6 +18,7 @@ from flatload.cli import cli
 from flatload.engine.summary import DayFailure
 from flatload.settings import Settings
 from tests.helpers.store import query, s3_client
+from flatload.store.store import Store
 
 
 def files_for(days: list[dt.date]) -> dict[str, bytes]:
@@ -60,7 +61,7 @@ def journal_value(settings: Settings, column: str, symbol: str, d: dt.date):
 
 
 def parquet_files(settings: Settings) -> list[str]:
-    root = settings.parquet_dir
+    root = Store.of(settings).parquet_root
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet")) if root.exists() else []
 
 

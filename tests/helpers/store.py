@@ -9,6 +9,7 @@ from botocore.config import Config
 
 from flatload import datasets, sample
 from flatload.settings import Settings
+from flatload.store.store import Store
 
 
 def s3_client(endpoint: str):
@@ -26,7 +27,7 @@ def upload_days(endpoint: str, bucket: str, days: list[dt.date], n_tickers: int 
 
 def journal_rows(settings: Settings, where: str = "TRUE") -> list[tuple]:
     """The journal (without loaded_at), ordered, through a fresh read-only connection."""
-    con = duckdb.connect(str(settings.journal_path), read_only=True)
+    con = duckdb.connect(str(Store.of(settings).db_path), read_only=True)
     try:
         return con.execute(
             "SELECT symbol, trade_date, pre_high, pre_low, open_price, hod, lod, close_price, ah_high, ah_low, "
@@ -37,7 +38,7 @@ def journal_rows(settings: Settings, where: str = "TRUE") -> list[tuple]:
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Run one query against the journal file, read-only."""
-    con = duckdb.connect(str(settings.journal_path), read_only=True)
+    con = duckdb.connect(str(Store.of(settings).db_path), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

@@ -21,6 +21,7 @@ from flatload.settings import Settings
 from flatload.store import db, views
 from tests.helpers import csv_reading
 from tests.helpers.duckdb_cli import cli_query
+from flatload.store.store import Store
 
 DAY = dt.date(2024, 3, 11)
 #: a client time zone far from both UTC and New York: the views must not depend on the session's TimeZone
@@ -74,7 +75,7 @@ def view_rows(settings: Settings, name: str) -> list[tuple]:
                       *(views.view_ns(ds, c.name) if c.name in ds.instant_columns else c.name
                         for c in ds.columns if c.role not in ("ticker", "time")),
                       *(n for n, _ in ds.derived_columns)])
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         return sorted(con.execute(f"SELECT {cols} FROM {ds.view}").fetchall(), key=csv_reading.null_last)
     finally:
@@ -83,14 +84,14 @@ def view_rows(settings: Settings, name: str) -> list[tuple]:
 
 def partition_bytes(settings: Settings, name: str, d: dt.date = DAY) -> int:
     """The bytes of a day's partition (every part)."""
-    folder = settings.parquet_dir / name / f"date={d:%Y-%m-%d}"
+    folder = Store.of(settings).parquet_root / name / f"date={d:%Y-%m-%d}"
     return sum(p.stat().st_size for p in folder.glob("*.parquet"))
 
 
 def bytes_read(settings: Settings, sql: str, params: list) -> int:
     """The bytes DuckDB reads from files to answer ``sql`` on a fresh connection (its profiler's count)."""
     out = settings.data_dir / "profile.json"
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         con.execute("PRAGMA enable_profiling = 'json'")
         con.execute(f"SET profiling_output = '{out}'")
@@ -103,7 +104,7 @@ def bytes_read(settings: Settings, sql: str, params: list) -> int:
 
 def view_query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Run one query against the store's views (a connection that knows where its partitions are), read-only."""
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -112,7 +113,7 @@ def view_query(settings: Settings, sql: str, params: list | None = None) -> list
 
 def part_files(settings: Settings, name: str, d: dt.date = DAY) -> list[Path]:
     """The parts of a day's partition, in name order."""
-    return sorted((settings.parquet_dir / name / f"date={d:%Y-%m-%d}").glob("*.parquet"))
+    return sorted((Store.of(settings).parquet_root / name / f"date={d:%Y-%m-%d}").glob("*.parquet"))
 
 
 def csv_instants(name: str, path: Path) -> list[tuple]:
@@ -155,7 +156,7 @@ def instants_sql(name: str, d: dt.date = DAY) -> str:
 
 def view_instants(settings: Settings, name: str, d: dt.date = DAY, tz: str = CLIENT_TZ) -> list[tuple]:
     """:func:`instants_sql` through flatload's own DuckDB, the session's TimeZone set to ``tz``."""
-    con = db.connect(settings.journal_path, read_only=True)
+    con = db.connect(Store.of(settings).db_path, read_only=True)
     try:
         con.execute(f"SET TimeZone = '{tz}'")
         return sorted(con.execute(instants_sql(name, d)).fetchall(), key=csv_reading.null_last)
@@ -205,7 +206,7 @@ def as_previous_release(settings: Settings, name: str, d: dt.date = DAY) -> None
                 group = src.read_row_group(g)
                 out.write_table(group.cast(schema), row_group_size=group.num_rows)
         os.replace(tmp, part)
-    con = db.connect(settings.journal_path)
+    con = db.connect(Store.of(settings).db_path)
     try:
         con.execute("DELETE FROM flatload_meta WHERE key = ?", [TICK_INSTANTS_KEY])
     finally:

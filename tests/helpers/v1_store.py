@@ -43,7 +43,8 @@ def downgrade(current: Path, target: Path) -> None:
         con.execute("CREATE VIEW minute_bars AS SELECT 1 AS placeholder")  # 0.1's views held absolute paths
     finally:
         con.close()
-    for kind in ("minute_aggs", "day_aggs", "metrics"):
+    # 0.1 kept the journal's partitions in a folder named metrics
+    for kind, old in (("minute_aggs", "minute_aggs"), ("day_aggs", "day_aggs"), ("journal", "metrics")):
         src = current / "parquet" / "stocks" / kind
         if src.is_dir():
-            shutil.copytree(src, target / "parquet" / "us_stocks_sip" / kind)
+            shutil.copytree(src, target / "parquet" / "us_stocks_sip" / old)

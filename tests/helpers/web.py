@@ -22,6 +22,7 @@ import uvicorn
 
 from flatload.settings import Settings
 from flatload.web.app import bind, create_app
+from flatload.store.store import Store
 
 ACTIVE = ("queued", "running")
 JOB_TIMEOUT = 90.0
@@ -91,7 +92,7 @@ class LiveServer:
 def job_log(settings: Settings, job_id: str) -> str:
     """What the job's load printed (for failure messages)."""
     try:
-        return (Path(settings.runs_dir) / f"{job_id}.log").read_text()[-4000:]
+        return (Path(Store.of(settings).runs_dir) / f"{job_id}.log").read_text()[-4000:]
     except OSError:
         return "(no log)"
 
