@@ -136,7 +136,7 @@ def child(mirror: str, data_dir: str, workers: int) -> None:
 def read_fractions(data_dir: Path) -> dict[str, float]:
     """Bytes DuckDB reads for one ticker's day (median and busiest ticker) over the day's partition bytes."""
     from flatload import datasets
-    from flatload.store import db
+    from flatload.store.database import db
 
     ds = datasets.get(DATASET)
     folder = data_dir / "parquet" / DATASET / f"date={DAY}"

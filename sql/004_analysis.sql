@@ -1,6 +1,6 @@
 -- The analyst layer's tables. Its views and macros (bars, journal_features, journal_adjusted,
--- ...) read the dataset views and day_status, so flatload/store/macros.py makes them from
--- sql/analysis/ after the migrations and the dataset views (see flatload/store/db.py).
+-- ...) read the dataset views and day_status, so flatload/store/database/macros.py makes them from
+-- sql/analysis/ after the migrations and the dataset views (see flatload/store/database/db.py).
 
 -- Stock splits as the vendor's /stocks/v1/splits states them (`flatload corporate-actions`).
 -- A split executes overnight: every session before execution_date is pre-split, the

@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from flatload import sample
+
+#: every check runs a fresh interpreter: end to end (tests.helpers.tiers)
+pytestmark = pytest.mark.slow
 
 _PROBE = """
 import json, sys

@@ -197,6 +197,7 @@ def test_console_script_with_process_pool(tmp_path, s3_endpoint, bucket):
     assert [r[:11] for r in journal_rows(_Settings(data))] == oracle.journal_from_bucket_files(files, DST_SPRING)
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     data = tmp_path / "demo"
     result = run("demo", "--data-dir", str(data), "--workers", "1", "--quiet")

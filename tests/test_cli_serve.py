@@ -47,6 +47,7 @@ def _stop(proc: subprocess.Popen) -> int:
             proc.kill()
 
 
+@pytest.mark.slow
 def test_serve_prints_its_url_serves_the_page_and_api_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path)
     try:
@@ -66,6 +67,7 @@ def test_serve_prints_its_url_serves_the_page_and_api_and_stops_on_ctrl_c(tmp_pa
     assert (tmp_path / "data").is_dir()
 
 
+@pytest.mark.slow
 def test_serve_with_a_token_from_the_environment_guards_mutations(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path, env={"FLATLOAD_TOKEN": "env-t0ken"})
     try:
@@ -88,6 +90,7 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     assert not (tmp_path / "d").exists(), "refused before touching anything"
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc, url = _serve(tmp_path)
     try:
@@ -100,6 +103,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert _stop(proc) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "started-in-background"])
 def test_ctrl_c_the_moment_the_url_is_printed_stops_the_server(tmp_path: Path, sigint_ignored: bool) -> None:
     # The URL says "ready": from then on Ctrl-C must stop the server, however slowly the machine gets

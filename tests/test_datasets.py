@@ -13,7 +13,7 @@ import pytest
 
 from flatload import datasets, reports, sample
 from flatload.engine.api import load
-from flatload.store import db, views
+from flatload.store.database import db, views
 from tests.helpers import csv_reading
 from tests.helpers.store import s3_client
 from flatload.store.store import Store

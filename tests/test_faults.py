@@ -22,8 +22,8 @@ from flatload.datasets import JOURNAL
 from flatload.cli import cli
 from flatload.engine.api import load
 from flatload.engine.runner import AHEAD
-from flatload.store import partitions as parquet
-from flatload.store.lock import read_holder
+from flatload.store.files import partitions as parquet
+from flatload.store.files.lock import read_holder
 from tests.helpers.faults import (
     HOLD_DUCKDB,
     HOLD_RUN_LOCK,
@@ -313,6 +313,7 @@ def test_persistent_s3_fault_fails_the_day_after_the_configured_attempts(s3_endp
         ("stocks/day_aggs", "failed"), ("stocks/minute_aggs", "failed")]
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_fails_fast_with_one_line_naming_it(tmp_path):
     # decided: the listing cannot be made, so nothing can be planned; the run ends at once with
     # the endpoint in one line and exit 1 (a failed run; EndpointUnreachable is transient, so

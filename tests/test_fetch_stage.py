@@ -14,7 +14,7 @@ import pytest
 
 from flatload import sample
 from flatload.engine.api import load
-from flatload.store import spool
+from flatload.store.files import spool
 from tests.helpers import oracle
 from tests.helpers.s3_proxy import Fault, S3FaultProxy
 from tests.helpers.store import journal_rows, mkey, s3_client

@@ -1,4 +1,4 @@
-"""journal.upsert_day on a real DuckDB file: idempotent, per-date, scope-limited."""
+"""records.upsert_day on a real DuckDB file: idempotent, per-date, scope-limited."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from flatload import datasets
 from flatload.datasets.stocks import JOURNAL_COLUMNS, METRICS_SCHEMA
-from flatload.store import db, journal, schema
-from flatload.store.ledger import scope_covers
+from flatload.store.database import db, records, schema
+from flatload.store.database.ledger import scope_covers
 
 D1 = dt.date(2024, 3, 8)
 D2 = dt.date(2024, 3, 11)
@@ -54,7 +54,7 @@ def _reset(con) -> None:
 
 def _upsert(con, d, rows, source="flatfile", scope=None) -> None:
     with db.transaction(con):
-        journal.upsert_day(con, d, metrics_frame(d, rows), source, scope)
+        records.upsert_day(con, d, metrics_frame(d, rows), source, scope)
 
 
 def _all(con) -> list[tuple]:
@@ -157,17 +157,17 @@ def test_upsert_rolls_back_with_the_transaction(con):
     before = _all(con)
     with pytest.raises(RuntimeError):
         with db.transaction(con):
-            journal.upsert_day(con, D1, metrics_frame(D1, {"TpC": (2.0,) * 8 + (1,)}), "flatfile", None)
+            records.upsert_day(con, D1, metrics_frame(D1, {"TpC": (2.0,) * 8 + (1,)}), "flatfile", None)
             raise RuntimeError("crash before commit")
     assert _all(con) == before
 
 
 def test_ledger_round_trip(con):
-    entry = journal.LedgerEntry(datasets.get("stocks/minute_aggs").key(D1), "stocks/minute_aggs", D1,
+    entry = records.LedgerEntry(datasets.get("stocks/minute_aggs").key(D1), "stocks/minute_aggs", D1,
                                 "abc-9", 10, "2024-03-09T00:00:00+00:00", 5, 1, 0, "loaded", None, "*")
     with db.transaction(con):
-        journal.write_ledger(con, [entry], "run-1")
-    assert journal.read_ledger(con, [entry.key, "other"]) == {entry.key: entry}
+        records.write_ledger(con, [entry], "run-1")
+    assert records.read_ledger(con, [entry.key, "other"]) == {entry.key: entry}
     assert scope_covers("*", frozenset({"TpC"}))
     assert scope_covers("NA,TpC", frozenset({"TpC"}))
     assert not scope_covers("TPC", frozenset({"TpC"}))

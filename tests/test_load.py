@@ -9,7 +9,7 @@ import pytest
 
 from flatload import sample
 from flatload.engine import api as pipeline
-from flatload.store import db
+from flatload.store.database import db
 from tests.helpers import oracle
 from tests.helpers.days import DST_FALL, DST_SPRING, EARLY_CLOSES, HOLIDAY
 from tests.helpers.store import journal_rows, query, s3_client, upload_days

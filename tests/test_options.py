@@ -12,7 +12,7 @@ from flatload import datasets, reports, sample
 from flatload.calendar import session_bounds
 from flatload.datasets.options import derive_contracts
 from flatload.engine.api import load
-from flatload.store import db
+from flatload.store.database import db
 from flatload.tasks.parse import read_csv_gz
 from tests.helpers.store import s3_client
 from flatload.store.store import Store

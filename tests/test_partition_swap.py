@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flatload.store import partitions
+from flatload.store.files import partitions
 from tests.helpers.swaps import FOLDER, PARTS, ROWS, partition_glob, publish_version
 
 REPO = Path(__file__).resolve().parent.parent

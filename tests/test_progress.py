@@ -12,7 +12,7 @@ import time
 import pytest
 
 from flatload import reports
-from flatload.store import db
+from flatload.store.database import db
 from tests.helpers.days import DST_SPRING
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import upload_days

@@ -16,9 +16,9 @@ from flatload.engine.progress import Progress
 from flatload.engine.summary import LoadSummary
 from flatload.errors import ConfigError
 from flatload.settings import Settings
-from flatload.store import db, journal, schema
-from flatload.store.lock import run_lock
-from flatload.store.runlog import RunLog
+from flatload.store.database import db, records, schema
+from flatload.store.files.lock import run_lock
+from flatload.store.files.runlog import RunLog
 from tests.helpers.store import mkey, upload_days
 from flatload.store.store import Store
 
@@ -113,8 +113,8 @@ def test_rest_days_count_as_complete(settings: Settings) -> None:
     try:
         schema.apply_schema(con, settings.data_dir)
         for ds in ("stocks/minute_aggs", "stocks/day_aggs"):
-            journal.set_day_status(con, ds, D[4], "rest", None, 10, "*", "r1")
-            journal.set_day_status(con, ds, D[5], "flatfile", None, 10, "*", "r1")
+            records.set_day_status(con, ds, D[4], "rest", None, 10, "*", "r1")
+            records.set_day_status(con, ds, D[5], "flatfile", None, 10, "*", "r1")
     finally:
         con.close()
     gp = report.gaps(D[4], D[5], settings)
@@ -127,7 +127,7 @@ def _abandoned_run(settings: Settings, run_id: str, pid_in_file: int | None = No
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     con = db.connect(Store.of(settings).db_path)
     try:
-        journal.start_run(con, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"}, os.getpid())
+        records.start_run(con, run_id, "load", {"start": "2024-03-11", "end": "2024-03-15"}, os.getpid())
     finally:
         con.close()
     summary = LoadSummary(run_id=run_id, command="load", planned=5, done=[D[11]], rows=123)

@@ -9,10 +9,15 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from flatload import sample
-from flatload.store.fs import RESERVE_BYTES, RESERVE_NAME
+from flatload.store.files.fs import RESERVE_BYTES, RESERVE_NAME
 from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace, tmpfs, used_bytes
 from tests.helpers.store import journal_rows, upload_days
+
+#: loads through the CLI in a private mount namespace: end to end (tests.helpers.tiers)
+pytestmark = pytest.mark.slow
 
 DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from flatload.cli import cli
 from flatload.datasets import JOURNAL
 from flatload.engine.api import load
-from flatload.store import db
+from flatload.store.database import db
 from tests.helpers import oracle
 from tests.helpers.days import DST_SPRING
 from tests.helpers.duckdb_cli import cli_query, duckdb_cli

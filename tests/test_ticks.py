@@ -32,6 +32,7 @@ def _load(settings, name):
     return summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("symbols", [None, SYMBOLS], ids=["all", "symbols"])
 @pytest.mark.parametrize("name", ["stocks/trades", "stocks/quotes"])
 def test_a_generated_day_equals_an_independent_reading_of_the_csv(tmp_path, name, symbols):
@@ -46,6 +47,7 @@ def test_a_generated_day_equals_an_independent_reading_of_the_csv(tmp_path, name
     assert scope == [("*" if symbols is None else ",".join(sorted(symbols)), len(expected))]
 
 
+@pytest.mark.slow
 def test_a_load_limited_to_symbols_is_completed_by_a_load_of_all(tmp_path):
     path = small_day(tmp_path, "stocks/trades")
     assert _load(mirror_settings(tmp_path, symbols=SYMBOLS), "stocks/trades").exit_code == 0
@@ -54,6 +56,7 @@ def test_a_load_limited_to_symbols_is_completed_by_a_load_of_all(tmp_path):
     assert view_rows(mirror_settings(tmp_path), "stocks/trades") == expected_rows("stocks/trades", path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["options/trades", "options/quotes"])
 def test_options_underlyings_keep_only_their_contracts(tmp_path, name):
     path = small_day(tmp_path, name, n_tickers=16)
@@ -76,6 +79,7 @@ def _set(line: str, column: str, value: str, header: list[str]) -> str:
     return ",".join(fields)
 
 
+@pytest.mark.slow
 def test_rejects_are_named_by_line_across_chunks_and_off_date_rows_are_kept_out(tmp_path):
     name = "stocks/trades"
     path = large_day(tmp_path, name, 420_000)
@@ -108,6 +112,7 @@ def test_rejects_are_named_by_line_across_chunks_and_off_date_rows_are_kept_out(
     assert view_rows(settings, name) == expected_rows(name, path, skip_lines=frozenset(corrupt.lines))
 
 
+@pytest.mark.slow
 def test_a_file_with_every_row_off_date_fails_and_the_loaded_partition_stays(tmp_path):
     name = "stocks/trades"
     path = small_day(tmp_path, name)
@@ -131,6 +136,7 @@ def test_a_file_with_every_row_off_date_fails_and_the_loaded_partition_stays(tmp
     assert view_rows(settings, name) == before
 
 
+@pytest.mark.slow
 def test_a_truncated_file_fails_with_its_problem(tmp_path):
     path = large_day(tmp_path, "stocks/trades", 60_000)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -148,6 +154,7 @@ def _parts_sorted_by_ticker(settings, name) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moved", [None, 40], ids=["shuffled", "a-few-rows-out-of-order"])
 def test_input_not_sorted_by_ticker_loads_the_same_rows_clustered(tmp_path, moved):
     name = "stocks/trades"
@@ -213,6 +220,7 @@ def test_tick_files_from_s3_go_through_the_spool_which_is_emptied(s3_endpoint, b
         next(iter(files.values())), csv_reading.python_types(datasets.get("stocks/quotes"))))
 
 
+@pytest.mark.slow
 def test_the_stocks_pair_and_its_trades_load_together_and_then_skip(tmp_path):
     files = sample.generate([DAY], n_tickers=12, names="stocks,stocks/trades")
     sample.write_mirror(tmp_path / "mirror", files)
@@ -226,6 +234,7 @@ def test_the_stocks_pair_and_its_trades_load_together_and_then_skip(tmp_path):
     assert (again.done, len(again.skipped), again.exit_code) == ([], 1, 0)
 
 
+@pytest.mark.slow
 def test_trades_for_symbols_beside_aggregates_loaded_whole_keep_their_own_scope(tmp_path):
     files = sample.generate([DAY], n_tickers=12, names="stocks/day_aggs,stocks/trades")
     sample.write_mirror(tmp_path / "mirror", files)
@@ -240,6 +249,7 @@ def test_trades_for_symbols_beside_aggregates_loaded_whole_keep_their_own_scope(
     assert view_rows(mirror_settings(tmp_path), "stocks/trades") == expected_rows("stocks/trades", trades)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TICKS)
 def test_every_instant_keeps_its_nanoseconds_in_the_parquet_and_in_every_duckdb(tmp_path, name):
     path = small_day(tmp_path, name, n_tickers=16)
@@ -260,6 +270,7 @@ def test_every_instant_keeps_its_nanoseconds_in_the_parquet_and_in_every_duckdb(
     assert cli_instants(settings, name) == expected
 
 
+@pytest.mark.slow
 def test_the_tick_views_instant_types_are_the_same_in_duckdb_2_and_the_1x_cli(tmp_path):
     small_day(tmp_path, "stocks/trades", n_tickers=8)
     settings = mirror_settings(tmp_path)
@@ -274,6 +285,7 @@ def test_the_tick_views_instant_types_are_the_same_in_duckdb_2_and_the_1x_cli(tm
     assert out.stdout.strip().splitlines()[-3:] == [f"{n},{t}" for n, t in expected]
 
 
+@pytest.mark.slow
 def test_a_day_stored_by_the_previous_release_is_rewritten_exact_and_reads_beside_a_new_one(tmp_path):
     name = "stocks/trades"
     old_csv, new_csv = small_day(tmp_path, name), small_day(tmp_path, name, d=DAY2)

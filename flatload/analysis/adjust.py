@@ -28,7 +28,7 @@ import polars as pl
 
 from .. import calendar
 from ..errors import ConfigError
-from ..store.ledger import scope_covers
+from ..store.database.ledger import scope_covers
 from .sql import frame
 
 ADJUST = ("none", "splits", "all")

@@ -20,8 +20,9 @@ import polars as pl
 from ..errors import ConfigError
 from ..fetch.rest import RestClient
 from ..settings import Settings
-from ..store import db, fs, schema
-from ..store.ledger import scope_text
+from ..store.database import db, schema
+from ..store.files import fs
+from ..store.database.ledger import scope_text
 from .adjust import META_KEY, new_york_today
 from ..store.store import Store
 

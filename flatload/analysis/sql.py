@@ -17,7 +17,7 @@ import polars as pl
 
 from ..errors import ConfigError, QueryError
 from ..settings import Settings
-from ..store import db
+from ..store.database import db
 from ..store.store import Store
 
 
@@ -47,7 +47,7 @@ _NO_TABLE = re.compile(r"Table with name (\w+) does not exist")
 def _not_loaded(text: str) -> QueryError | None:
     """A dataset's view is made with its first files: a query of one not loaded yet says so, and how to load it."""
     from ..datasets import REGISTRY
-    from ..store.views import COMPAT_VIEWS
+    from ..store.database.views import COMPAT_VIEWS
 
     m = _NO_TABLE.search(text)
     if m is None:

@@ -15,9 +15,9 @@ from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
-from ..store import db, journal, schema
-from ..store.lock import run_lock
-from ..store.runlog import RunLog
+from ..store.database import db, records, schema
+from ..store.files.lock import run_lock
+from ..store.files.runlog import RunLog
 from ..store.store import Store
 from .pairs import read_pairs
 from .plan import FamilyDays, dry_plan, list_objects, make_plan, read_held, with_unexpected_files
@@ -114,7 +114,7 @@ def load_pairs(path: Path, settings: Settings, reporter: Reporter | None = None,
     if not settings.dry_run and store.db_path.exists():
         con = store.reader()
         try:
-            summary.pairs_without_data = journal.pairs_without_rows(con, pairs.pairs)
+            summary.pairs_without_data = records.pairs_without_rows(con, pairs.pairs)
         finally:
             con.close()
     return summary
@@ -171,7 +171,7 @@ def upkeep(store: Store) -> list[str]:
     try:
         with store.writing("prepare the journal"):
             done = schema.apply_schema(con, store.root)
-            journal.mark_abandoned_runs(con)
+            records.mark_abandoned_runs(con)
     finally:
         con.close()
     return done
@@ -187,7 +187,7 @@ def plan_run(groups: Sequence[FamilyDays], settings: Settings, request: Request,
     try:
         plan = make_plan(groups, settings, listing, read_held(con, groups), request.rest_scope)
         with store.writing("record the run's start"):
-            journal.start_run(con, request.run_id, request.command, request.arguments, os.getpid())
+            records.start_run(con, request.run_id, request.command, request.arguments, os.getpid())
     finally:
         con.close()
     return plan

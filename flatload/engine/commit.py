@@ -17,10 +17,10 @@ import duckdb
 from .. import datasets as registry
 from ..errors import FlatloadError, JournalLocked, StorageError
 from ..settings import Settings
-from ..store import journal, schema
+from ..store.database import records, schema
 from ..store.store import Store
-from ..store.ledger import LedgerEntry
-from ..store.runlog import RunLog
+from ..store.database.ledger import LedgerEntry
+from ..store.files.runlog import RunLog
 from ..tasks.model import TaskResult
 from ..tasks.scope import scope_for
 from .summary import DayFailure, LoadSummary
@@ -87,14 +87,14 @@ class Committer:
             r = self.pending[0]
             statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None)
                         for ds, src in r.sources.items()}
-            journal.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id,
+            records.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id,
                                journal=r.derived.get(registry.JOURNAL.name), source=r.source,
                                scope=r.scope.derived_rows)
             self.summary.record_done(self.pending.pop(0))
             self.store.remove_record(r.family, r.date)
         if self.pending_fail:
             # one transaction for all of them: a 30-year range of missing days records in a moment
-            journal.commit_failures(con, *self._failure_rows(self.pending_fail), run_id)
+            records.commit_failures(con, *self._failure_rows(self.pending_fail), run_id)
             self.summary.failed.extend(self.pending_fail)
             self.pending_fail.clear()
 
@@ -122,7 +122,7 @@ class Committer:
             raise
         with self.store.writing("record the run in the journal"):
             try:
-                journal.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
+                records.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
                                    [f.to_dict() for f in self.summary.failed])
                 if not schema.views_complete(con, self.settings.data_dir):
                     schema.apply_schema(con, self.settings.data_dir)
@@ -143,7 +143,7 @@ class Committer:
                 # the WAL entry is the record; a checkpoint at close would need new blocks the disk lacks
                 con.execute("PRAGMA disable_checkpoint_on_shutdown")
                 why = {"date": None, "key": exc.key, "error": exc.message, "hint": exc.hint}
-                journal.finish_run(con, self.summary.run_id, "failed", self.summary.counts(),
+                records.finish_run(con, self.summary.run_id, "failed", self.summary.counts(),
                                    [*(f.to_dict() for f in self.summary.failed), why])
             finally:
                 con.close()

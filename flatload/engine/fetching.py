@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..store.store import Store
-from ..store.fs import storage_error
+from ..store.files.fs import storage_error
 from ..tasks.model import FileTask, Task
 from ..fetch.source import Source
 

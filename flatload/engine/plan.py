@@ -19,9 +19,9 @@ from ..datasets.derived import DerivedTable
 from ..datasets.model import Dataset, Family
 from ..fetch.source import ObjectInfo, Source
 from ..settings import Settings
-from ..store import journal
+from ..store.database import records
 from ..store.store import Store
-from ..store.ledger import LedgerEntry
+from ..store.database.ledger import LedgerEntry
 from ..tasks.model import FileTask, Task, TaskResult
 from ..tasks.scope import Scope, scope_for
 from .summary import DayFailure, Plan
@@ -103,9 +103,9 @@ def read_held(con, groups: Sequence[FamilyDays]) -> Held:
     all_days = [d for g in groups for d in g.days]
     if not all_days:
         return Held()
-    return Held(journal.read_ledger(con, [ds.key(d) for g in groups for ds in g.datasets for d in g.days]),
-                journal.read_day_status(con, names, min(all_days), max(all_days)),
-                journal.clean_rows(con, names, max(all_days)))
+    return Held(records.read_ledger(con, [ds.key(d) for g in groups for ds in g.datasets for d in g.days]),
+                records.read_day_status(con, names, min(all_days), max(all_days)),
+                records.clean_rows(con, names, max(all_days)))
 
 
 @dataclass
@@ -251,7 +251,7 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
     """The plan against a read-only journal (or an empty one in memory): a dry run writes nothing."""
     import duckdb
 
-    from ..store import db, schema
+    from ..store.database import db, schema
 
     store = Store.of(settings)
     if store.db_path.exists():

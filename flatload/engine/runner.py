@@ -19,7 +19,7 @@ from ..fetch import open_source
 from .fetching import FetchStage
 from ..settings import Settings
 from ..store.store import Store
-from ..store.runlog import RunLog
+from ..store.files.runlog import RunLog
 from ..tasks.model import Task, TaskResult
 from .commit import Committer
 from .executors import make_pool

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 
 from ..settings import Settings
-from ..store import lock
+from ..store.files import lock
 from ..store.store import Store
 from .common import NOTHING_YET, count, iso, read_journal, read_run_file, run_files, seconds
 

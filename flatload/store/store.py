@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import db, fs, partitions, recovery, spool
-from .db import JOURNAL_NAME
+from .database import db
+from .database.db import JOURNAL_NAME
+from .files import fs, partitions, recovery, spool
 
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
     from ..settings import Settings
-    from .swap import PartitionBuild
+    from .files.swap import PartitionBuild
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Store:
 
     def build_partition(self, name: str, d: dt.date) -> "PartitionBuild":
         """A partition of parts, built aside and swapped in whole when the build closes."""
-        from .swap import PartitionBuild  # Arrow's writer: only tick days need it
+        from .files.swap import PartitionBuild  # Arrow's writer: only tick days need it
 
         return PartitionBuild(self.parquet_root, name, d)
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError
 from ..settings import Settings
-from ..store import fs, lock
+from ..store.files import fs, lock
 from . import state
 from .tables import ColumnMap
 from ..store.store import Store

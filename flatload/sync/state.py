@@ -15,7 +15,7 @@ import duckdb
 
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store import schema
+from ..store.database import schema
 from .tables import ColumnMap
 from ..store.store import Store
 

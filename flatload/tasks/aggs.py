@@ -16,8 +16,8 @@ import polars as pl
 from .. import datasets
 from ..datasets.model import Dataset
 from ..errors import ObjectMissing, RestUnavailable
-from ..store import partitions
-from ..store.ledger import LedgerEntry
+from ..store.files import partitions
+from ..store.database.ledger import LedgerEntry
 from .model import FileTask, Task, TaskResult, WorkerContext
 from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_rows
 from .quality import suspect_reason

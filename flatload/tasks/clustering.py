@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from ..store.parts import PartWriter
+from ..store.files.parts import PartWriter
 
 #: gzip bytes of the input per spill bucket (about 0.9 M trades): a bucket's runs are sorted in memory
 BUCKET_GZ_BYTES = 16 * 1024 * 1024

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..calendar import DayBounds, SessionBounds
 from ..fetch.source import ObjectInfo, Source
-from ..store.ledger import LedgerEntry, scope_text
+from ..store.database.ledger import LedgerEntry, scope_text
 from .scope import Scope
 
 if TYPE_CHECKING:

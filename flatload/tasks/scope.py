@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..datasets.derived import DerivedTable
 from ..datasets.model import Dataset
 from ..settings import Settings
-from ..store.ledger import scope_covers, scope_text
+from ..store.database.ledger import scope_covers, scope_text
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import polars as pl
 
 from ..calendar import DayBounds, SessionBounds
 from ..datasets.model import Dataset
-from ..store.parts import PartWriter
+from ..store.files.parts import PartWriter
 from .clustering import BackgroundWriter, ClusteredWriter, bucket_count
 from .csvstream import Chunk, CsvStream
 from .model import FileTask, Task, WorkerContext

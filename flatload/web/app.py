@@ -17,7 +17,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..errors import ConfigError, FlatloadError, JournalLocked
 from ..settings import Settings
-from ..store import fs
+from ..store.files import fs
 from . import api
 from .jobs import Jobs
 

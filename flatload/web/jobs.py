@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import reports
 from ..engine.api import new_run_id
 from ..settings import Settings
-from ..store import lock
+from ..store.files import lock
 from .jobfiles import JobFiles, job_ids, now_iso, valid_job_id
 from ..store.store import Store
 

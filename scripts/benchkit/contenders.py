@@ -78,7 +78,7 @@ def _get(cfg: dict, client, key: str) -> bytes:
 
 def _journal_con(out: Path):
     """A DuckDB file with the package's own schema (the journal table the peers fill)."""
-    from flatload.store import db, schema
+    from flatload.store.database import db, schema
 
     out.mkdir(parents=True, exist_ok=True)
     con = db.connect(out / "journal.duckdb")

@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from flatload import calendar
-from flatload.store import db
+from flatload.store.database import db
 
 #: 14 sessions around Presidents' Day (2024-02-19, no session, no file)
 START, END = dt.date(2024, 2, 1), dt.date(2024, 2, 21)

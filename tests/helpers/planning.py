@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from flatload import datasets as registry
 from flatload.engine.plan import FamilyDays, Held
 from flatload.fetch.source import ObjectInfo
-from flatload.store.ledger import LedgerEntry, scope_text
+from flatload.store.database.ledger import LedgerEntry, scope_text
 
 #: a time of day after which every day before it has closed (so a day's missing file is not "recent")
 LATE = dt.datetime(2024, 12, 31, 23, 0, tzinfo=dt.timezone.utc)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from flatload.store import lock
+from flatload.store.files import lock
 
 ADMIN = "flatload_admin"
 ADMIN_PASSWORD = "admin-secret"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flatload.store.swap import PartitionBuild
+from flatload.store.files.swap import PartitionBuild
 
 FOLDER = "stocks/trades"
 DAY = dt.date(2024, 3, 11)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from flatload import datasets, sample
 from flatload.settings import Settings
-from flatload.store import db, views
+from flatload.store.database import db, views
 from tests.helpers import csv_reading
 from tests.helpers.duckdb_cli import cli_query
 from flatload.store.store import Store
@@ -193,7 +193,7 @@ def expected_view_instants(oracle: list[tuple]) -> list[tuple]:
 def as_previous_release(settings: Settings, name: str, d: dt.date = DAY) -> None:
     """Make a day of ``name`` what the previous release left: its instants stored as UTC-adjusted nanosecond
     timestamps (Parquet ``isAdjustedToUTC=true``), the store never migrated. Row groups are kept as they are."""
-    from flatload.store.migrate import TICK_INSTANTS_KEY  # imported here: before it existed, only this failed
+    from flatload.store.database.migrate import TICK_INSTANTS_KEY  # imported here: before it existed, only this failed
 
     ds = datasets.get(name)
     for part in part_files(settings, name, d):

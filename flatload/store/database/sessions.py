@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .. import calendar
+from ... import calendar
 from .db import transaction
 
 _DIGEST_KEY = "sessions_digest"

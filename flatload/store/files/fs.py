@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import ConfigError, DiskFull, StorageError
+from ...errors import ConfigError, DiskFull, StorageError
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 #: Polars and DuckDB report OS errors as text: "... No space left on device (os error 28)"

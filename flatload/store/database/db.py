@@ -20,8 +20,8 @@ from typing import Any
 import duckdb
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from ..errors import ConfigError, JournalLocked
-from .fs import storage_error
+from ...errors import ConfigError, JournalLocked
+from ..files.fs import storage_error
 
 #: the database's file name inside a data directory (its views recognise their own file by it)
 JOURNAL_NAME = "flatload.duckdb"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import AlreadyRunning
+from ...errors import AlreadyRunning
 from .fs import storage_error
 
 LOCK_NAME = ".flatload.lock"

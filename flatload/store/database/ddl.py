@@ -8,7 +8,7 @@ from pathlib import Path
 
 def sql_dir() -> Path:
     """sql/ inside an installed wheel, else the source checkout's top-level sql/."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the flatload package
     for candidate in (here / "sql", here.parent / "sql"):
         if candidate.is_dir():
             return candidate

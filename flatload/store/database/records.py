@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from ..datasets.journal import JOURNAL_COLUMNS
+from ...datasets.journal import JOURNAL_COLUMNS
 from .db import registered, transaction
 from .ledger import LedgerEntry
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..datasets import REGISTRY, Dataset
-from . import partitions
+from ...datasets import REGISTRY, Dataset
+from ..files import partitions
 
 #: the views of earlier releases, kept for the queries people already have
 COMPAT_VIEWS = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..calendar import XnysCalendar
-from ..datasets import REGISTRY, Dataset
-from . import partitions
+from ...calendar import XnysCalendar
+from ...datasets import REGISTRY, Dataset
+from ..files import partitions
 from .ddl import split_statements, sql_dir
 
 #: applied in this order; each file's statements are idempotent (CREATE OR REPLACE)

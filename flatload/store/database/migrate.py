@@ -18,11 +18,11 @@ from pathlib import Path
 
 import duckdb
 
-from ..datasets import JOURNAL, REGISTRY, Dataset
-from ..datasets.model import UTC_NANOS
+from ...datasets import JOURNAL, REGISTRY, Dataset
+from ...datasets.model import UTC_NANOS
 from .db import transaction
-from .fs import storage_error
-from .swap import PartitionBuild
+from ..files.fs import storage_error
+from ..files.swap import PartitionBuild
 
 SCHEMA_VERSION = 2
 _V1_DATASETS = {"minute_aggs_v1": "stocks/minute_aggs", "day_aggs_v1": "stocks/day_aggs"}
@@ -115,7 +115,7 @@ def _rewrite_part(src: Path, dst: Path, ds: Dataset) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .parts import COMPRESSION_LEVEL
+    from ..files.parts import COMPRESSION_LEVEL
 
     try:
         source = pq.ParquetFile(src)
