@@ -2,14 +2,15 @@
 
 A day counts as loaded only once its partitions are in place and its journal rows,
 rejects, ledger entries and status are committed together. Finished days wait in
-``pending`` until the journal is free; an analyst holding the file makes the run
+the runner until the journal is free; an analyst holding the file makes the run
 wait up to ``--lock-timeout``, then it stops with finished partitions kept.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -20,7 +21,6 @@ from ..settings import Settings
 from ..store.database import records, schema
 from ..store.store import Store
 from ..store.database.ledger import LedgerEntry
-from ..store.files.runlog import RunLog
 from ..tasks.model import TaskResult
 from ..tasks.scope import scope_for
 from .summary import DayFailure, LoadSummary
@@ -30,33 +30,48 @@ INTERRUPTED_LOCK_WAIT = 2.0
 log = logging.getLogger("flatload")
 
 
+class Batch:
+    """One connection's worth of commits: each day is its own transaction, so a day committed stays committed."""
+
+    def __init__(self, committer: "Committer", con: duckdb.DuckDBPyConnection) -> None:
+        self.committer, self.con = committer, con
+
+    def day(self, r: TaskResult) -> TaskResult:
+        """Commit a finished day (journal rows, rejects, ledger, status) and forget its recovery record; the day."""
+        statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None) for ds, src in r.sources.items()}
+        records.commit_day(self.con, r.date, r.ledger, r.rejects, statuses, self.committer.run_id,
+                           journal=r.derived.get(registry.JOURNAL.name), source=r.source, scope=r.scope.derived_rows)
+        self.committer.store.remove_record(r.family, r.date)
+        return r
+
+    def failures(self, failures: list[DayFailure]) -> list[DayFailure]:
+        """Record failed days, all in one transaction (a 30-year range of missing days records in a moment)."""
+        records.commit_failures(self.con, *self.committer.failure_rows(failures), self.committer.run_id)
+        return failures
+
+
 @dataclass
 class Committer:
-    """Commits finished and failed days in batches; each day is its own transaction, counted once."""
+    """The journal's one writer during a load. It owns nothing the runner changes: it takes results and
+    failures and says what it committed (:class:`Batch`)."""
 
     settings: Settings
-    summary: LoadSummary
-    runlog: RunLog
-    pending: list[TaskResult] = field(default_factory=list)
-    pending_fail: list[DayFailure] = field(default_factory=list)
-    last_commit: float = field(default_factory=time.monotonic)
-    #: SIGINT/SIGTERM received so far (shared with the runner's signal handler)
-    got: list[int] = field(default_factory=list)
-    #: the run's state as the run file shows it (the runner adds its live progress)
-    state: Callable[[], dict] | None = None
+    run_id: str
+    #: true once a signal came in: waits for a held journal are then short
+    interrupted: Callable[[], bool] = lambda: False
+    store: Store = field(init=False)
 
-    @property
-    def store(self) -> Store:
-        return Store.of(self.settings)
+    def __post_init__(self) -> None:
+        self.store = Store.of(self.settings)
 
-    def connect(self, wait_lock: bool):
+    def connect(self, wait_lock: bool) -> duckdb.DuckDBPyConnection:
         """The journal; JournalLocked if it stays held. ``wait_lock``: wait up to --lock-timeout, but
         only a moment once a signal has come in (before or during the wait)."""
         store, deadline = self.store, time.monotonic() + self.settings.lock_timeout
         while True:
             if not wait_lock:
                 return store.writer(0.5)
-            if self.got:
+            if self.interrupted():
                 return store.writer(min(self.settings.lock_timeout, INTERRUPTED_LOCK_WAIT))
             try:  # in slices, so that a signal arriving meanwhile ends the wait
                 return store.writer(max(0.0, min(1.0, deadline - time.monotonic())))
@@ -64,41 +79,17 @@ class Committer:
                 if time.monotonic() >= deadline:
                     raise
 
-    def commit(self, wait_lock: bool) -> JournalLocked | None:
-        """Commit what is pending; the lock error when the journal stayed held and ``wait_lock``."""
-        if not self.pending and not self.pending_fail:
-            return None
-        try:
-            con = self.connect(wait_lock)
-        except JournalLocked as exc:
-            return exc if wait_lock else None
+    @contextmanager
+    def batch(self, wait_lock: bool) -> Iterator[Batch]:
+        """A batch of commits on one short connection (JournalLocked when the journal stays held)."""
+        con = self.connect(wait_lock)
         with self.store.writing("commit to the journal"):
             try:
-                self._commit_pending(con)
+                yield Batch(self, con)
             finally:
                 con.close()  # a checkpoint at close writes too
-        self.last_commit = time.monotonic()
-        self.runlog.write(self.state() if self.state else self.summary.to_dict(), state="running")
-        return None
 
-    def _commit_pending(self, con) -> None:
-        run_id = self.summary.run_id
-        while self.pending:
-            r = self.pending[0]
-            statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None)
-                        for ds, src in r.sources.items()}
-            records.commit_day(con, r.date, r.ledger, r.rejects, statuses, run_id,
-                               journal=r.derived.get(registry.JOURNAL.name), source=r.source,
-                               scope=r.scope.derived_rows)
-            self.summary.record_done(self.pending.pop(0))
-            self.store.remove_record(r.family, r.date)
-        if self.pending_fail:
-            # one transaction for all of them: a 30-year range of missing days records in a moment
-            records.commit_failures(con, *self._failure_rows(self.pending_fail), run_id)
-            self.summary.failed.extend(self.pending_fail)
-            self.pending_fail.clear()
-
-    def _failure_rows(self, failures: list[DayFailure]) -> tuple[list[LedgerEntry], list[tuple]]:
+    def failure_rows(self, failures: list[DayFailure]) -> tuple[list[LedgerEntry], list[tuple]]:
         entries, days = {}, []
         for f in failures:
             dss = [registry.get(n) for n in f.datasets]
@@ -112,24 +103,23 @@ class Committer:
                          else f"not loaded: {owner} failed: {f.line()}", scope.recorded_text(ds)) for ds in dss)
         return list(entries.values()), days
 
-    def finish(self, outcome: str) -> None:
+    def finish(self, summary: LoadSummary, outcome: str) -> None:
         """Record the run's outcome; a dataset that got its first files in this run gets its views now."""
         try:
             con = self.connect(wait_lock=True)
         except JournalLocked:
-            if self.summary.interrupted:
+            if summary.interrupted:
                 return  # the journal still says 'running': the next start records the run as killed
             raise
         with self.store.writing("record the run in the journal"):
             try:
-                records.finish_run(con, self.summary.run_id, outcome, self.summary.counts(),
-                                   [f.to_dict() for f in self.summary.failed])
+                records.finish_run(con, self.run_id, outcome, summary.counts(), [f.to_dict() for f in summary.failed])
                 if not schema.views_complete(con, self.settings.data_dir):
                     schema.apply_schema(con, self.settings.data_dir)
             finally:
                 con.close()
 
-    def record_failure(self, exc: StorageError) -> None:
+    def record_failure(self, summary: LoadSummary, exc: StorageError) -> None:
         """The disk filled: free the room the run set aside, then record the run as failed (not 'killed').
 
         Committed days stay; finished but uncommitted ones keep their partitions and recovery records,
@@ -143,9 +133,9 @@ class Committer:
                 # the WAL entry is the record; a checkpoint at close would need new blocks the disk lacks
                 con.execute("PRAGMA disable_checkpoint_on_shutdown")
                 why = {"date": None, "key": exc.key, "error": exc.message, "hint": exc.hint}
-                records.finish_run(con, self.summary.run_id, "failed", self.summary.counts(),
-                                   [*(f.to_dict() for f in self.summary.failed), why])
+                records.finish_run(con, self.run_id, "failed", summary.counts(),
+                                   [*(f.to_dict() for f in summary.failed), why])
             finally:
                 con.close()
         except (duckdb.Error, FlatloadError) as err:
-            log.warning("cannot record run %s as failed in the journal: %s", self.summary.run_id, err)
+            log.warning("cannot record run %s as failed in the journal: %s", self.run_id, err)

@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from ..errors import NotEntitled, StorageError
+from ..errors import JournalLocked, NotEntitled, StorageError
 from ..fetch import open_source
 from .fetching import FetchStage
 from ..settings import Settings
@@ -24,7 +24,8 @@ from ..tasks.model import Task, TaskResult
 from .commit import Committer
 from .executors import make_pool
 from .failures import Entitlement, failure_of, names
-from .progress import Progress, Reporter
+from .events import RunEvents
+from .progress import Reporter
 from .stopping import Stopper
 from .summary import DayFailure, LoadSummary, Plan
 
@@ -44,6 +45,11 @@ class Runner:
     reporter: Reporter
     runlog: RunLog
     committer: Committer = field(init=False)
+    events: RunEvents = field(init=False)
+    #: finished days not yet committed, and failed days not yet recorded
+    pending: list[TaskResult] = field(default_factory=list)
+    pending_fail: list[DayFailure] = field(default_factory=list)
+    last_commit: float = field(default_factory=time.monotonic)
     #: days given up because a signal stopped or aborted them
     dropped: list[dt.date] = field(default_factory=list)
     #: a pool worker died (killed by a signal, the OOM killer): the pool is broken
@@ -56,35 +62,28 @@ class Runner:
     ready: deque[Task] = field(default_factory=deque)
     inflight: dict[Future, Task] = field(default_factory=dict)
     stopper: Stopper = field(init=False)
-    progress: Progress = field(init=False)
-    last_beat: float = 0.0
 
     def __post_init__(self) -> None:
-        self.committer = Committer(self.settings, self.summary, self.runlog)
+        self.committer = Committer(self.settings, self.summary.run_id, lambda: bool(self.stopper.got))
+        self.events = RunEvents(self.reporter, self.runlog, self.summary)
 
     def run(self, handle_signals: bool) -> None:
         """Load every task of the plan, commit, and record the run."""
-        s, summary, c = self.settings, self.summary, self.committer
+        s, summary = self.settings, self.summary
         t0 = time.monotonic()
         self.tasks = deque(self.plan.tasks)
-        c.pending_fail.extend(self.plan.failed)
+        self.pending_fail.extend(self.plan.failed)
         # days finished by an earlier run that could not commit them: commit without fetching
-        c.pending.extend(self.plan.recovered)
-        total_bytes = sum(t.nbytes for t in self.tasks)
+        self.pending.extend(self.plan.recovered)
         pre_failed = self.plan.units - len(self.tasks) - len(self.plan.recovered)
-        self.progress = Progress(self.plan.units, total_bytes, len(self.plan.recovered), pre_failed)
-        c.state = self._state
-        self.reporter.start(self.plan.units, total_bytes, len(self.plan.recovered), pre_failed)
-        self._beat(force=True)
         # a day running inline (one worker) is in flight too, though not yet among the futures
         self.stopper = Stopper(self.reporter, lambda: len(self.inflight) + self.stopper.interrupt_inline)
-        self.runlog.keep_fresh(lambda: {"progress": self.progress.snapshot()})
+        self.events.started(self.plan.units, sum(t.nbytes for t in self.tasks), len(self.plan.recovered), pre_failed)
         with self.stopper.installed(handle_signals):
-            c.got = self.stopper.got
             try:
                 broken = self._loop()
             finally:
-                self.runlog.stop_fresh()
+                self.events.closing()
                 Store.of(s).sweep_spool()
             if broken is not None or self.worker_died:
                 # a worker died, maybe mid-write; every worker is gone now and this run holds the data dir
@@ -96,7 +95,7 @@ class Runner:
         return bool(self.stopper.got) or self.stop is not None
 
     def _loop(self) -> BrokenProcessPool | None:
-        s, c = self.settings, self.committer
+        s = self.settings
         broken: BrokenProcessPool | None = None
         # one day to load (the usual cron refresh) runs inline: no pool to spawn
         with make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks))))) as pool, \
@@ -115,13 +114,13 @@ class Runner:
                         self._fetched(self.fetching.pop(fut), fut, stage)
                     else:
                         self._collect(self.inflight.pop(fut), fut, stage)
-                self._beat()
+                self.events.beat()
                 if self.stopper.aborting:
                     self._abort(pool, stage)
                     break
                 if self._stopping():
                     stage.cancel()
-                if time.monotonic() - c.last_commit >= COMMIT_EVERY:
+                if time.monotonic() - self.last_commit >= COMMIT_EVERY:
                     self._commit_now()
             self._wind_down(pool, broken)
         return broken
@@ -138,7 +137,7 @@ class Runner:
                 continue
             if self.entitlement.waiting(task):
                 break  # the answer for the family's latest day decides whether its other days are asked for
-            self.progress.fetching_day(task.date)
+            self.events.fetching(task)
             self.fetching[stage.submit(task)] = self.tasks.popleft()
 
     def _ahead(self) -> int:
@@ -146,7 +145,7 @@ class Runner:
 
     def _fetched(self, task: Task, fut: Future, stage: FetchStage) -> None:
         exc = fut.exception()
-        self.progress.fetched(task.date, 0 if exc is not None else task.nbytes)
+        self.events.fetched(task, exc is None)
         if exc is not None:
             self._failed(task, failure_of(task, exc), exc, stage)
             return
@@ -154,7 +153,6 @@ class Runner:
             stage.release(task)
             self.dropped.append(task.date)
             return
-        self.reporter.fetched(task.nbytes)
         self.ready.append(fut.result())
 
     def _feed(self, pool: Executor, stage: FetchStage) -> BrokenProcessPool | None:
@@ -167,7 +165,7 @@ class Runner:
         limit = 1 if getattr(pool, "inline", False) else self.settings.workers + 1
         while self.ready and not self._stopping() and len(self.inflight) < limit:
             task = self.ready[0]
-            self.progress.begin(task.family, task.date)
+            self.events.begun(task)
             self.stopper.interrupt_inline = getattr(pool, "inline", False)
             try:
                 fut = pool.submit(process_task, task)
@@ -187,9 +185,8 @@ class Runner:
         exc = fut.exception()
         if exc is None:
             result: TaskResult = fut.result()
-            self.committer.pending.append(result)
-            self.progress.end(task.family, task.date, result.rows)
-            self.reporter.advance(task.date, result.rows, result.nbytes)
+            self.pending.append(result)
+            self.events.finished(task, result)
             self.summary.warnings.extend(result.warnings)
             self._entitled(task, None)
             return
@@ -199,7 +196,7 @@ class Runner:
                 # the signal reached the worker too (SIGTERM to the process group, or Ctrl-C while it
                 # was still starting): the day is dropped, not failed; the next run loads it
                 self.dropped.append(task.date)
-                self.progress.end(task.family, task.date)
+                self.events.dropped(task)
                 return
         self._failed(task, failure_of(task, exc), exc)
 
@@ -210,25 +207,14 @@ class Runner:
         if isinstance(exc, StorageError) and self.stop is None:
             self.stop = exc
         self._entitled(task, failure if isinstance(exc, NotEntitled) else None)
-        self.committer.pending_fail.append(failure)
-        self.progress.end(task.family, task.date, failed=True)
-        self.reporter.advance(task.date, 0, 0, failure.line())
+        self.pending_fail.append(failure)
+        self.events.failed(task, failure)
 
     def _entitled(self, task: Task, refused: DayFailure | None) -> None:
         ask = self.entitlement.answered(task, refused, list(self.tasks))
         if ask is not None:
             self.tasks.remove(ask)
             self.tasks.appendleft(ask)
-
-    def _beat(self, force: bool = False) -> None:
-        """Rewrite the run file with live progress at most once a second (status is never more stale)."""
-        now = time.monotonic()
-        if force or now - self.last_beat >= 1.0:
-            self.last_beat = now
-            self.runlog.write(self._state(), state="running")
-
-    def _state(self) -> dict:
-        return {**self.summary.to_dict(), "progress": self.progress.snapshot()}
 
     def _abort(self, pool: Executor, stage: FetchStage) -> None:
         """A second signal: kill the workers; their days are dropped (the next run loads them)."""
@@ -239,7 +225,7 @@ class Runner:
         self.worker_died = True  # their temp files are swept before the run ends
 
     def _wind_down(self, pool: Executor, broken: BrokenProcessPool | None) -> None:
-        c, got = self.committer, self.stopper.got
+        got = self.stopper.got
         left = [t.date for t in (*self.ready, *self.fetching.values(), *self.tasks)]
         if not got and not left and broken is None and self.stop is None:
             # idle workers exit while the last days commit
@@ -253,47 +239,64 @@ class Runner:
             self.summary.not_started = sorted(self.dropped + left)
         elif broken is not None:  # the pool broke: what was never started is not loaded either
             for t in (*self.ready, *self.fetching.values(), *self.tasks):
-                c.pending_fail.append(DayFailure(
+                self.pending_fail.append(DayFailure(
                     t.date, t.key, f"not started: a worker process died ({broken})", True,
                     "rerun the same command; if a worker dies again, lower --workers", names(t)))
 
     def _end(self, got: list[int]) -> None:
-        summary, c = self.summary, self.committer
+        summary = self.summary
         try:
-            locked = c.commit(wait_lock=True)
+            locked = self._commit(wait_lock=True)
             summary.warnings.extend(summary.symbol_warnings())
         except StorageError as exc:  # the journal cannot take the commit (disk full): finished days stay in Parquet
             self._storage_failed(exc)
             raise
-        self.reporter.close()
         if locked is not None and got:
             # stopping was asked for (maybe while waiting): do not sit on the lock; the
             # finished days stay in Parquet
             summary.interrupted = summary.interrupted or got[0]
-            summary.warnings.append(f"{locked.message}: {len(c.pending)} finished day(s) not committed; their "
+            summary.warnings.append(f"{locked.message}: {len(self.pending)} finished day(s) not committed; their "
                                     "Parquet partitions are kept and the next run commits them without refetching")
-            self.runlog.write(self._state(), state=summary.outcome)
+            self.events.ended(summary.outcome)
             return  # the journal still says 'running': the next start records the run as killed
         outcome = summary.outcome if locked is None else "locked"
-        self.runlog.write(self._state(), state=outcome)
+        self.events.ended(outcome)
         if locked is not None:
             raise locked
         try:
-            c.finish(outcome)
+            self.committer.finish(summary, outcome)
         except StorageError as exc:
             self._storage_failed(exc)
             raise
 
+    def _commit(self, wait_lock: bool) -> JournalLocked | None:
+        """Commit what is pending, counting each day as it lands; the lock error when the journal stayed held
+        and ``wait_lock`` (without it, the days wait for the next try)."""
+        if not self.pending and not self.pending_fail:
+            return None
+        try:
+            with self.committer.batch(wait_lock) as batch:
+                while self.pending:
+                    self.summary.record_done(batch.day(self.pending[0]))
+                    self.pending.pop(0)
+                if self.pending_fail:
+                    self.summary.failed.extend(batch.failures(self.pending_fail))
+                    self.pending_fail = []
+        except JournalLocked as exc:
+            return exc if wait_lock else None
+        self.last_commit = time.monotonic()
+        self.events.committed()
+        return None
+
     def _commit_now(self) -> None:
         """Commit what is pending without waiting for the journal; a full disk stops the run (the days wait)."""
         try:
-            self.committer.commit(wait_lock=False)
+            self._commit(wait_lock=False)
         except StorageError as exc:
             self.stop = self.stop or exc
 
     def _storage_failed(self, exc: StorageError) -> None:
         """The journal cannot be written (disk full): the run ends 'failed' in the journal and its run file."""
-        self.reporter.close()
         self.summary.stopped_by, self.summary.stop_code = exc.one_line(), exc.exit_code
-        self.committer.record_failure(exc)
-        self.runlog.write(self._state(), state="failed")
+        self.committer.record_failure(self.summary, exc)
+        self.events.ended("failed")

@@ -1,7 +1,7 @@
 """The contenders, each run in a fresh child process: flatload (this checkout or an earlier one), a
 single-process Polars script and a DuckDB script producing the same outputs from the same files.
 
-The peers take the journal's DDL from the package (``flatload.store.schema.apply_schema``), the CSV columns
+The peers take the journal's DDL from the package (``flatload.store.database.schema.apply_schema``), the CSV columns
 and types from the registry and the session windows from ``flatload.calendar``: they restate nothing.
 Outputs (per date: minute and day Parquet, the journal rows) are compared after the runs.
 """

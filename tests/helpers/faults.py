@@ -109,7 +109,7 @@ HOLD_DUCKDB = ("import duckdb, sys, time\n"
                "time.sleep(120)\n")
 HOLD_RUN_LOCK = ("import sys, time\n"
                  "from pathlib import Path\n"
-                 "from flatload.store.lock import run_lock\n"
+                 "from flatload.store.files.lock import run_lock\n"
                  "cm = run_lock(Path(sys.argv[1]), 'load')\n"
                  "cm.__enter__()\n"
                  "print('ready', flush=True)\n"
