@@ -17,9 +17,16 @@ from moto.server import ThreadedMotoServer
 
 from flatload.settings import Settings
 from tests.helpers import postgres as pg
+from tests.helpers import tiers
 from tests.helpers.store import s3_client
 
 _bucket_ids = itertools.count()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests needing a real server or a loaded store join the slow tier (tests.helpers.tiers)."""
+    tiers.mark_slow(items)
 
 
 @pytest.fixture(scope="session", autouse=True)

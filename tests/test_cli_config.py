@@ -265,6 +265,7 @@ def test_refresh_takes_its_universe_from_the_environment(tmp_path, s3_endpoint, 
         oracle.journal_from_bucket_files(files, [D1], {"NA", "TpC"})
 
 
+@pytest.mark.slow
 def test_corporate_actions_with_a_symbols_file_and_the_key_from_the_file(tmp_path):
     splits = [{"id": f"s{i}", "ticker": t, "execution_date": "2024-06-10", "split_from": 1, "split_to": 2,
                "adjustment_type": "forward_split"} for i, t in enumerate(["AAPL", "KO", "NVDA"])]

@@ -29,6 +29,7 @@ def _read_loop(root: Path, stop: threading.Event, seen: list, errors: list) -> N
     con.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
 def test_readers_never_see_a_mix_of_versions(tmp_path, use_exchange):
     publish_version(tmp_path, 0, use_exchange)

@@ -127,6 +127,7 @@ def test_winter_early_close_day_includes_bar_on_next_utc_day(fake):
     assert got.height == 5
 
 
+@pytest.mark.slow
 def test_fractional_volume_kept_exact():
     # fractional shares (SIP, since 2026-02-23): REST minute bars carry volumes like 9099.618093
     frame = bars("XYZ", D1, [(9, 30), (9, 31), (9, 32)], volume=[9099.618093, 2.5, 7.0])

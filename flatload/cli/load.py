@@ -97,13 +97,15 @@ def refresh(date_: dt.date | None, lookback: int, dataset: str | None, quiet: bo
 def demo(data_dir: Path, workers: int, quiet: bool, verbose: bool) -> None:
     """Load generated sample files from a local S3 server (no credentials, no network)."""
     from ..demo import run_demo
+    from ..store.store import Store
     from .progress import default_reporter
 
     setup_logging(quiet, verbose)
     result = run_demo(data_dir, workers, reporter=default_reporter(quiet))
     report(result.summary, quiet)
     click.echo(f"sessions: {', '.join(map(str, result.sessions))} (early close: {result.early_close})")
-    click.echo(f"journal:  {result.data_dir / 'flatload.duckdb'}")
-    click.echo(f"parquet:  {result.data_dir / 'parquet'}")
+    store = Store(result.data_dir)
+    click.echo(f"journal:  {store.db_path}")
+    click.echo(f"parquet:  {store.parquet_root}")
     click.echo("\nexample query:\n" + result.query + "\n" + result.table)
     sys.exit(result.summary.exit_code)
