@@ -10,6 +10,8 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from .. import datasets as registry
 from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
@@ -160,37 +162,33 @@ def _prepare(settings: Settings, reporter: Reporter) -> list[str]:
     return advice
 
 
-def upkeep(store: Store) -> list[str]:
-    """Store upkeep under the run lock, before planning: temp files of killed writers go, the file's storage
-    format, the schema and its migrations are brought up to date, runs that died are recorded as killed.
-    What was done, one line each."""
-    store.clean_temp()
-    # a journal written by an older flatload in a newer DuckDB format becomes readable again
-    db.ensure_storage_format(store.db_path, store.lock_timeout)
-    con = store.writer()
-    try:
-        with store.writing("prepare the journal"):
-            done = schema.apply_schema(con, store.root)
-            records.mark_abandoned_runs(con)
-    finally:
-        con.close()
+def upkeep(store: Store, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Store upkeep under the run lock, before planning: the schema and its migrations are brought up to date,
+    runs that died are recorded as killed. What was done, one line each."""
+    with store.writing("prepare the journal"):
+        done = schema.apply_schema(con, store.root)
+        records.mark_abandoned_runs(con)
     return done
 
 
-def plan_run(groups: Sequence[FamilyDays], settings: Settings, request: Request, listing: dict) -> Plan:
-    """The plan against what the ledger holds, and the run recorded as started (a dry run plans against a
-    read-only journal and records nothing)."""
+def plan_run(groups: Sequence[FamilyDays], settings: Settings, request: Request, listing: dict) -> tuple[Plan, list[str]]:
+    """Upkeep, then the plan against what the ledger holds, and the run recorded as started: the plan and the
+    upkeep's lines. A dry run plans against a read-only journal and writes nothing."""
     if settings.dry_run:
-        return dry_plan(groups, settings, listing, request.rest_scope)
+        return dry_plan(groups, settings, listing, request.rest_scope), []
     store = Store.of(settings)
-    con = store.writer()
+    store.clean_temp()  # what killed writers left
+    # a journal written by an older flatload in a newer DuckDB format becomes readable again
+    db.ensure_storage_format(store.db_path, store.lock_timeout)
+    con = store.writer()  # one connection for the three steps: a run with nothing to do stays cheap
     try:
+        done = upkeep(store, con)
         plan = make_plan(groups, settings, listing, read_held(con, groups), request.rest_scope)
         with store.writing("record the run's start"):
             records.start_run(con, request.run_id, request.command, request.arguments, os.getpid())
     finally:
         con.close()
-    return plan
+    return plan, done
 
 
 def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Reporter | None = None,
@@ -208,18 +206,16 @@ def run_groups(groups: Sequence[FamilyDays], settings: Settings, reporter: Repor
         if not settings.dry_run:
             stack.enter_context(store.room_reserved())
         listing = list_objects(open_source(settings), groups)
-        if not settings.dry_run:
-            advice += upkeep(store)
         if request.window is not None:
             groups = [with_unexpected_files(g, listing, *request.window) for g in groups]
         if held is not None:
             held.note(run_id=request.run_id)  # status tells this run's planning from its end
-        plan = plan_run(groups, settings, request, listing)
+        plan, done = plan_run(groups, settings, request, listing)
         plan.notes.extend(request.notes)
         summary = LoadSummary(run_id=request.run_id, command=request.command, planned=sum(len(g.days) for g in groups),
                               plan=plan, dry_run=settings.dry_run, datasets=[d.name for g in groups for d in g.datasets],
                               skipped=list(plan.skipped), notes=list(plan.notes), bad_input=list(request.bad_input),
-                              warnings=advice)
+                              warnings=advice + done)
         if settings.dry_run:
             summary.failed = list(plan.failed)
             return summary
