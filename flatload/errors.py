@@ -102,6 +102,16 @@ class DiskFull(StorageError):
     """No space left (or a quota reached) while writing into the data directory."""
 
 
+class ClusterUnavailable(TransientError):
+    """The Dask scheduler named by --cluster cannot be reached, or lost the run's workers."""
+
+    exit_code = 9
+
+
+class WorkerLost(TransientError):
+    """A cluster worker died while it held a day, as many times as the scheduler allows: the day is not loaded."""
+
+
 class JournalLocked(TransientError):
     """Another process holds the DuckDB file."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .universe import parse_symbols
 
-__all__ = ["Settings", "parse_symbols", "hide_password", "cores", "default_workers"]
+__all__ = ["Settings", "parse_symbols", "parse_cluster", "hide_password", "cores", "default_workers"]
 
 DEFAULT_ENDPOINT = "https://files.massive.com"
 DEFAULT_BUCKET = "flatfiles"
@@ -60,6 +60,25 @@ def sync_url_problem(url: str) -> tuple[str, str] | None:
     return None
 
 
+_LOCAL_CLUSTER = re.compile(r"^local(?::(\d+))?$")
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|inproc|ws|wss)://)?[\w.\-\[\]:]+:\d+$")
+
+
+def parse_cluster(spec: str) -> tuple[str, int | None]:
+    """``"local"`` → ``("local", None)``, ``"local:4"`` → ``("local", 4)``, an address → ``(address, None)``."""
+    spec = spec.strip()
+    m = _LOCAL_CLUSTER.match(spec)
+    if m:
+        n = int(m.group(1)) if m.group(1) else None
+        if n is not None and n < 1:
+            raise ConfigError(f"--cluster {spec}: a local cluster needs at least one worker", hint="use local:2")
+        return "local", n
+    if not _SCHEDULER.match(spec):
+        raise ConfigError(f"--cluster {spec!r} is neither local[:N] nor a scheduler address",
+                          hint="write --cluster local:2 or --cluster tcp://scheduler-host:8786")
+    return spec, None
+
+
 def hide_password(url: str) -> str:
     """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db`` (any text: no parsing needed)."""
     return _URL_PASSWORD.sub(r"\1***@", url)
@@ -76,6 +95,8 @@ class Settings:
     #: a local directory laid out like the bucket; when set, S3 is not used
     mirror: Path | None = None
     workers: int = field(default_factory=default_workers)
+    #: run the tasks on a Dask cluster: ``local[:N]`` (a LocalCluster started for the run) or a scheduler address
+    cluster: str | None = None
     #: the journal's (and REST's) symbols; None: all
     symbols: frozenset[str] | None = None
     #: options rows kept at parse time, by underlying; None: all
@@ -114,6 +135,8 @@ class Settings:
             raise ConfigError("--rest-rpm must be at least 1")
         if self.prefetch_mb is not None and self.prefetch_mb < 1:
             raise ConfigError("--prefetch must be at least 1 (MB)")
+        if self.cluster is not None:
+            parse_cluster(self.cluster)
 
     def advice(self) -> list[str]:
         """Settings that work but probably not as meant, each as one line saying why."""

@@ -18,7 +18,7 @@ from tests.helpers.store import journal_rows, upload_days
 D1, D2 = DST_SPRING
 SECRET = "Sk-Never-Printed-42"
 BAD = "[run]\nworkers = 2\nworker = 3\n"
-BAD_MESSAGE = ("{f}:3: run.worker: unknown key (did you mean workers? keys of [run]: workers, symbols, symbols_file, "
+BAD_MESSAGE = ("{f}:3: run.worker: unknown key (did you mean workers? keys of [run]: workers, cluster, symbols, symbols_file, "
                "underlyings, datasets, prefetch_mb)")
 
 

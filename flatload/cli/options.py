@@ -113,6 +113,9 @@ tuning_options = option_group(
     click.option("--underlyings", default=None,
                  help=flag_help("underlyings", "Options: keep only contracts on these underlyings, e.g. SPY,QQQ")),
     click.option("--workers", type=click.IntRange(min=1), default=None, help=flag_help("workers", "Worker processes")),
+    click.option("--cluster", default=None, metavar="local[:N]|ADDRESS",
+                 help=flag_help("cluster", "Run the tasks on a Dask cluster: local:N starts one, or a scheduler "
+                                "address (tcp://host:8786)")),
     click.option("--prefetch", "prefetch_mb", type=click.IntRange(min=1), default=None, metavar="MB",
                  help=flag_help("prefetch_mb", "Download at most this many MB ahead of the workers")),
     lock_timeout_option,

@@ -109,6 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
             "60", "60.0", flag="--lock-timeout", env=("FLATLOAD_LOCK_TIMEOUT",), minimum=0),
     Setting("workers", "run", "workers", "int", "worker processes", "the cores, capped by memory", example="2",
             flag="--workers", env=("FLATLOAD_WORKERS",), minimum=1),
+    Setting("cluster", "run", "cluster", "str", "run the tasks on a Dask cluster: local[:N] starts one for the run, "
+            "or a scheduler address", "none: this machine's process pool", example='"local:2"', flag="--cluster",
+            env=("FLATLOAD_CLUSTER",)),
     Setting("symbols", "run", "symbols", "symbols", "tickers (case-sensitive): the journal's scope, and the only "
             "rows stocks trades/quotes keep", "all", example='["AAPL", "MSFT", "BRK.B"]', flag="--symbols",
             env=("FLATLOAD_SYMBOLS",)),

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
+from contextlib import ExitStack
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from ..errors import JournalLocked, NotEntitled, StorageError
+from ..errors import ClusterUnavailable, FlatloadError, JournalLocked, NotEntitled, StorageError
 from ..fetch import open_source
 from .fetching import FetchStage
 from ..settings import Settings
@@ -22,6 +23,7 @@ from ..store.store import Store
 from ..store.files.runlog import RunLog
 from ..tasks.model import Task, TaskResult
 from .commit import Committer
+from .cluster import cluster_pool
 from .executors import make_pool
 from .failures import Entitlement, failure_of, names
 from .events import RunEvents
@@ -55,13 +57,16 @@ class Runner:
     #: a pool worker died (killed by a signal, the OOM killer): the pool is broken
     worker_died: bool = False
     #: a failure that stops the whole run (a full disk): no point in starting more days
-    stop: StorageError | None = None
+    stop: FlatloadError | None = None
     entitlement: Entitlement = field(default_factory=Entitlement)
     tasks: deque[Task] = field(init=False)
     fetching: dict[Future, Task] = field(default_factory=dict)
     ready: deque[Task] = field(default_factory=deque)
     inflight: dict[Future, Task] = field(default_factory=dict)
     stopper: Stopper = field(init=False)
+    #: days the executor runs at once (its workers), and whether its workers fetch their own objects
+    slots: int = 1
+    own_fetch: bool = False
 
     def __post_init__(self) -> None:
         self.committer = Committer(self.settings, self.summary.run_id, lambda: bool(self.stopper.got))
@@ -97,9 +102,18 @@ class Runner:
     def _loop(self) -> BrokenProcessPool | None:
         s = self.settings
         broken: BrokenProcessPool | None = None
-        # one day to load (the usual cron refresh) runs inline: no pool to spawn
-        with make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks))))) as pool, \
-                FetchStage(open_source(s), Store.of(s), s.prefetch_budget(), s.spool_above) as stage:
+        # one day to load (the usual cron refresh) runs inline: no pool to spawn; a cluster is used as asked
+        pools = cluster_pool(s) if s.cluster else make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks)))))
+        with ExitStack() as stack:
+            try:
+                pool = stack.enter_context(pools)
+            except ClusterUnavailable as exc:  # nothing started: the run ends naming the scheduler
+                self.stop = exc
+                self._wind_down(None, None)
+                return None
+            stage = stack.enter_context(FetchStage(open_source(s), Store.of(s), s.prefetch_budget(), s.spool_above))
+            self.slots = getattr(pool, "slots", s.workers)
+            self.own_fetch = getattr(pool, "fetches_own", False)
             while self.tasks or self.fetching or self.ready or self.inflight:
                 self._prefetch(stage)
                 broken = broken or self._feed(pool, stage)
@@ -128,7 +142,7 @@ class Runner:
     def _prefetch(self, stage: FetchStage) -> None:
         """Start downloading the next days while the budget and the look-ahead allow (none once stopping)."""
         while (self.tasks and not self._stopping() and len(self.fetching) + len(self.ready) < self._ahead()
-               and stage.room_for(self.tasks[0])):
+               and (self.own_fetch or stage.room_for(self.tasks[0]))):
             task = self.tasks[0]
             refused = self.entitlement.refused_like(task)
             if refused is not None:
@@ -137,11 +151,14 @@ class Runner:
                 continue
             if self.entitlement.waiting(task):
                 break  # the answer for the family's latest day decides whether its other days are asked for
+            if self.own_fetch:  # the workers fetch their own objects (a cluster): nothing to download here
+                self.ready.append(self.tasks.popleft())
+                continue
             self.events.fetching(task)
             self.fetching[stage.submit(task)] = self.tasks.popleft()
 
     def _ahead(self) -> int:
-        return self.settings.workers + AHEAD
+        return self.slots + AHEAD
 
     def _fetched(self, task: Task, fut: Future, stage: FetchStage) -> None:
         exc = fut.exception()
@@ -162,7 +179,7 @@ class Runner:
         """
         from ..tasks.aggs import process_task  # Polars and the parser: not needed by a run with nothing to load
 
-        limit = 1 if getattr(pool, "inline", False) else self.settings.workers + 1
+        limit = 1 if getattr(pool, "inline", False) else self.slots + 1
         while self.ready and not self._stopping() and len(self.inflight) < limit:
             task = self.ready[0]
             self.events.begun(task)
@@ -224,10 +241,10 @@ class Runner:
         self.inflight.clear()
         self.worker_died = True  # their temp files are swept before the run ends
 
-    def _wind_down(self, pool: Executor, broken: BrokenProcessPool | None) -> None:
+    def _wind_down(self, pool: Executor | None, broken: BrokenProcessPool | None) -> None:
         got = self.stopper.got
         left = [t.date for t in (*self.ready, *self.fetching.values(), *self.tasks)]
-        if not got and not left and broken is None and self.stop is None:
+        if not got and not left and broken is None and self.stop is None and pool is not None:
             # idle workers exit while the last days commit
             pool.begin_shutdown()  # type: ignore[attr-defined]
             self._commit_now()

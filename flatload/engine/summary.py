@@ -192,7 +192,7 @@ class LoadSummary:
         """ok | partial | failed | interrupted."""
         if self.interrupted:
             return "interrupted"
-        if self.failed or self.bad_input or self.suspect:
+        if self.failed or self.bad_input or self.suspect or self.stopped_by:
             return "partial" if self.done or self.skipped else "failed"
         return "ok"
 
