@@ -90,8 +90,8 @@ def chain_for(tmp_path: Path, s3_endpoint: str, source: str, reference: Referenc
     made: list[Chain] = []
     gate = Gate()
     with S3FaultProxy(s3_endpoint, on_request=gate) as proxy:
-        def make(workers: int) -> Chain:
-            chain = Chain(tmp_path / "data", proxy.url, source, workers, gate, reference)
+        def make(workers: int, *extra: str) -> Chain:
+            chain = Chain(tmp_path / "data", proxy.url, source, workers, gate, reference, extra=extra)
             made.append(chain)
             return chain
         try:
@@ -121,6 +121,15 @@ def test_process_pool_interrupts_resume(chain_for: Callable[[int], Chain]) -> No
     # Ctrl-C, acknowledged at once; Ctrl-C again: the days in flight are aborted, the store stays consistent
     double_ctrl_c(chain, "4b-ctrl-c-twice", 2)  # the second Ctrl-C drops whatever is in flight
     final = chain.start("5-rerun")
+    final.check_complete(final.wait())
+
+
+def test_cluster_kill_of_the_parent_resumes(chain_for: Callable[[int], Chain]) -> None:
+    """--cluster local:2: kill -9 of the parent while its workers fetch (the LocalCluster's workers go with it,
+    nothing half-written is visible), then a rerun on a new cluster completes, equal to a clean run."""
+    chain = chain_for(2, "--cluster", "local:2")
+    kill_at_minute_get(chain, "1-kill-parent", 3)
+    final = chain.start("2-rerun")
     final.check_complete(final.wait())
 
 

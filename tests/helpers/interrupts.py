@@ -191,11 +191,13 @@ class Chain:
     runs: list[tuple[str, str]] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
     files: list = field(default_factory=list)
+    #: more arguments of every run (``--cluster local:2``)
+    extra: tuple[str, ...] = ()
 
     def command(self, quiet: bool = True) -> list[str]:
         return [sys.executable, "-m", "flatload.cli", "load", "--start", START.isoformat(), "--end", END.isoformat(),
                 "--endpoint-url", self.endpoint, "--bucket", self.bucket, "--data-dir", str(self.data_dir),
-                "--workers", str(self.workers), "--no-rest", "--lock-timeout", str(LOCK_TIMEOUT)] + (
+                "--workers", str(self.workers), "--no-rest", "--lock-timeout", str(LOCK_TIMEOUT), *self.extra] + (
                     ["--quiet"] if quiet else [])
 
     def start(self, name: str, at: int | None = None, action: Callable[["Run"], None] | None = None,
