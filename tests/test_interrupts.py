@@ -124,12 +124,14 @@ def test_process_pool_interrupts_resume(chain_for: Callable[[int], Chain]) -> No
     final.check_complete(final.wait())
 
 
-def test_cluster_kill_of_the_parent_resumes(chain_for: Callable[[int], Chain]) -> None:
-    """--cluster local:2: kill -9 of the parent while its workers fetch (the LocalCluster's workers go with it,
-    nothing half-written is visible), then a rerun on a new cluster completes, equal to a clean run."""
+def test_cluster_interrupts_resume(chain_for: Callable[[int], Chain]) -> None:
+    """--cluster local:2: Ctrl-C; kill -9 of the parent while its workers fetch (the LocalCluster's workers go
+    with it, nothing half-written is visible); then a rerun on a new cluster completes, equal to a clean run."""
     chain = chain_for(2, "--cluster", "local:2")
-    kill_at_minute_get(chain, "1-kill-parent", 3)
-    final = chain.start("2-rerun")
+    # Ctrl-C reaches the cluster's workers too: they ignore it, the parent finishes the days in flight
+    signal_at_minute_get(chain, "1-ctrl-c", ON_A_WORKER(2), Run.ctrl_c, signal.SIGINT)
+    kill_at_minute_get(chain, "2-kill-parent", 3)
+    final = chain.start("3-rerun")
     final.check_complete(final.wait())
 
 

@@ -30,6 +30,45 @@ CONNECT_TIMEOUT = 10.0
 _CONTEXTS: dict[Settings, Any] = {}
 
 
+def _ignore_ctrl_c_plugin() -> Any:
+    """A worker plugin for the run's own LocalCluster: Ctrl-C reaches the whole foreground group, and the
+    parent alone decides what stops (it finishes the days in flight and commits). Polars installs a native
+    SIGINT handler when imported, so the imports come first, then SIGINT is ignored again."""
+    from distributed import WorkerPlugin
+
+    class IgnoreCtrlC(WorkerPlugin):
+        name = "flatload-ignore-ctrl-c"
+
+        def setup(self, worker: Any) -> None:
+            import signal
+            import threading
+
+            from ..tasks import aggs  # noqa: F401 - Polars and the parser, imported before SIGINT is ignored
+
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreCtrlC()
+
+
+def _local_cluster(n: int) -> Any:
+    """A LocalCluster of ``n`` single-threaded worker processes that do not die of the terminal's Ctrl-C."""
+    import signal
+    import threading
+
+    from distributed import LocalCluster
+
+    main = threading.current_thread() is threading.main_thread()
+    # spawned while SIGINT is ignored, the worker processes start with it ignored
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
 def _on_worker(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn(context, *args)`` on a Dask worker, building that worker's context once per settings."""
     ctx = _CONTEXTS.get(settings)
@@ -47,16 +86,16 @@ class ClusterExecutor(Executor):
     fetches_own = True
 
     def __init__(self, settings: Settings) -> None:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         self.settings = settings
         where, n = parse_cluster(settings.cluster or "")
         self.cluster = None
         try:
             if where == "local":
-                self.cluster = LocalCluster(n_workers=n or settings.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.cluster = _local_cluster(n or settings.workers)
                 self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT)
+                self.client.register_plugin(_ignore_ctrl_c_plugin())
             else:
                 self.client = Client(where, timeout=CONNECT_TIMEOUT)
                 self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
