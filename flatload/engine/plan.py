@@ -12,6 +12,7 @@ import datetime as dt
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 from .. import datasets as registry
@@ -39,12 +40,12 @@ class FamilyDays:
     datasets: tuple[Dataset, ...]
     days: tuple[dt.date, ...]
 
-    @property
+    @cached_property
     def derived(self) -> tuple[DerivedTable, ...]:
         """The tables derived from this family's requested datasets (stocks: the journal from the pair)."""
         return registry.derived_for(self.datasets)
 
-    @property
+    @cached_property
     def paired(self) -> frozenset[str]:
         """The datasets loaded together because a derived table needs all of them each day."""
         return frozenset(n for t in self.derived for n in t.inputs)
@@ -116,6 +117,7 @@ class _Context:
     rest_scope: dict[dt.date, frozenset[str]] | None
     #: the latest days of each family: a file missing there may simply not be published yet
     recent: dict[str, set[dt.date]]
+    store: Store
 
     @property
     def rest_ok(self) -> bool:
@@ -132,7 +134,8 @@ def make_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[st
     records of days an earlier run finished.
     """
     plan = Plan(days=sorted({d for g in groups for d in g.days}))
-    ctx = _Context(settings, listing, held, rest_scope, {g.family.name: _recent(g.family, now) for g in groups})
+    ctx = _Context(settings, listing, held, rest_scope, {g.family.name: _recent(g.family, now) for g in groups},
+                   Store.of(settings))
     for g in groups:
         for d in g.days:
             _plan_day(plan, ctx, g, d)
@@ -180,7 +183,7 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
         plan.recovered.append(recovered)
         return
     plan.tasks.append(task)
-    replaced = [Store.of(s).partition(name, d) for name in [f.dataset for f in files] + list(task.derive)]
+    replaced = [ctx.store.partition(name, d) for name in [f.dataset for f in files] + list(task.derive)]
     plan.replaces.extend(str(p) for p in replaced if p.exists())
 
 
