@@ -98,6 +98,12 @@ class StorageError(TerminalError):
     exit_code = 5
 
 
+class StoreUnavailable(TransientError):
+    """The object store (``--store s3://...``) did not answer, or failed after botocore's retries."""
+
+    exit_code = 5
+
+
 class DiskFull(StorageError):
     """No space left (or a quota reached) while writing into the data directory."""
 

@@ -121,6 +121,12 @@ class Settings:
     #: objects larger than this wait for their worker in the spool on disk, smaller ones in memory
     spool_above: int = 16 * 1024 * 1024
     s3_connect_timeout: float = 10.0
+    #: ``s3://bucket/prefix``: the Parquet partitions on object storage (the journal stays in data_dir)
+    store: str | None = None
+    store_endpoint_url: str | None = None
+    store_region: str = "us-east-1"
+    store_key_id: str | None = None
+    store_secret: str | None = field(default=None, repr=False)
     #: the user's own database (a SQLAlchemy URL) that load/refresh sync the journal into; None: no sync
     sync_to: str | None = field(default=None, repr=False)
     #: the table there (``schema.table`` on PostgreSQL)
@@ -137,6 +143,10 @@ class Settings:
             raise ConfigError("--prefetch must be at least 1 (MB)")
         if self.cluster is not None:
             parse_cluster(self.cluster)
+        if self.store is not None:
+            from .store.objects.bucket import parse_store_url
+
+            parse_store_url(self.store)
 
     def advice(self) -> list[str]:
         """Settings that work but probably not as meant, each as one line saying why."""

@@ -82,3 +82,14 @@ CREATE TABLE IF NOT EXISTS flatload_meta (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 );
+
+-- A store on object storage (--store s3://...): each (dataset, date) partition's current version, committed
+-- in the same transaction as the day's rows. The views read only these versions.
+CREATE TABLE IF NOT EXISTS partition_versions (
+    dataset      VARCHAR NOT NULL,  -- the registry name (or a derived table's), e.g. 'stocks/minute_aggs'
+    trade_date   DATE    NOT NULL,
+    version      VARCHAR NOT NULL,  -- the folder version=<v> under <folder>/date=<d>/
+    run_id       VARCHAR,
+    committed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (dataset, trade_date)
+);

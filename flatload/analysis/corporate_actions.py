@@ -20,7 +20,7 @@ import polars as pl
 from ..errors import ConfigError
 from ..fetch.rest import RestClient
 from ..settings import Settings
-from ..store.database import db, schema
+from ..store.database import db
 from ..store.files import fs
 from ..store.database.ledger import scope_text
 from .adjust import META_KEY, new_york_today
@@ -143,9 +143,10 @@ def _store(settings: Settings, splits: pl.DataFrame, dividends: pl.DataFrame, ti
            since: dt.date | None) -> str:
     """Write both tables and the covered symbols in one transaction; returns the scope now covered."""
     fs.prepare_data_dir(settings.data_dir)
-    con = Store.of(settings).writer()
+    store = Store.of(settings)
+    con = store.writer()
     try:
-        schema.apply_schema(con, settings.data_dir, migrations=False)
+        store.apply_schema(con, migrations=False)
         held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
         held_scope = held[0][0] if held else None
         scope = held_scope if since is not None and held_scope else _merged_scope(held_scope, tickers)

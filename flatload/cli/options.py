@@ -56,7 +56,9 @@ config_option = click.option(
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--config and --data-dir."""
+    """--config, --data-dir and --store."""
+    fn = click.option("--store", default=None, metavar="s3://BUCKET/PREFIX",
+                      help=flag_help("store", "Keep the Parquet partitions on object storage"))(fn)
     fn = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
                       help=flag_help("data_dir", "Holds flatload.duckdb and parquet/"))(fn)
     return config_option(fn)

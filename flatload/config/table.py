@@ -107,6 +107,18 @@ SETTINGS: tuple[Setting, ...] = (
             '"flatload-data"', flag="--data-dir", env=("FLATLOAD_DATA_DIR",)),
     Setting("lock_timeout", "store", "lock_timeout", "float", "seconds to wait for a DuckDB file another process holds",
             "60", "60.0", flag="--lock-timeout", env=("FLATLOAD_LOCK_TIMEOUT",), minimum=0),
+    Setting("store", "store", "url", "str", "keep the Parquet partitions on object storage (any S3-compatible "
+            "endpoint); the journal stays in data_dir", "none: <data_dir>/parquet", example='"s3://my-bucket/flatload"',
+            flag="--store", env=("FLATLOAD_STORE",)),
+    Setting("store_endpoint_url", "store", "endpoint_url", "str", "the object store's S3 endpoint",
+            "AWS", example='"https://minio.internal:9000"', env=("FLATLOAD_STORE_ENDPOINT_URL",)),
+    Setting("store_region", "store", "region", "str", "the object store's region", "us-east-1", '"us-east-1"',
+            env=("FLATLOAD_STORE_REGION",)),
+    Setting("store_key_id", "store", "key_id", "str", "the object store's access key id (its own, not the "
+            "vendor's)", "boto3's credential chain", example='"store-key-id"', env=("FLATLOAD_STORE_KEY_ID",)),
+    Setting("store_secret", "store", "secret", "str", "the object store's secret key (secret: the file must be "
+            "mode 0600)", "boto3's credential chain", example='"store-secret"', env=("FLATLOAD_STORE_SECRET",),
+            secret=True),
     Setting("workers", "run", "workers", "int", "worker processes", "the cores, capped by memory", example="2",
             flag="--workers", env=("FLATLOAD_WORKERS",), minimum=1),
     Setting("cluster", "run", "cluster", "str", "run the tasks on a Dask cluster: local[:N] starts one for the run, "

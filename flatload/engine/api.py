@@ -17,7 +17,7 @@ from ..datasets.model import Dataset, Family
 from ..errors import ConfigError
 from ..fetch import open_source
 from ..settings import Settings
-from ..store.database import db, records, schema
+from ..store.database import db, records
 from ..store.files.lock import run_lock
 from ..store.files.runlog import RunLog
 from ..store.store import Store
@@ -166,8 +166,12 @@ def upkeep(store: Store, con: duckdb.DuckDBPyConnection) -> list[str]:
     """Store upkeep under the run lock, before planning: the schema and its migrations are brought up to date,
     runs that died are recorded as killed. What was done, one line each."""
     with store.writing("prepare the journal"):
-        done = schema.apply_schema(con, store.root)
+        done = store.apply_schema(con)
         records.mark_abandoned_runs(con)
+        swept = store.upkeep(con)
+    if swept:
+        done.append(f"removed {swept} object(s) of partition versions that no commit names (left by an "
+                    f"unfinished run)")
     return done
 
 

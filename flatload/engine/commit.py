@@ -18,7 +18,7 @@ import duckdb
 from .. import datasets as registry
 from ..errors import FlatloadError, JournalLocked, StorageError
 from ..settings import Settings
-from ..store.database import records, schema
+from ..store.database import records
 from ..store.store import Store
 from ..store.database.ledger import LedgerEntry
 from ..tasks.model import TaskResult
@@ -39,9 +39,13 @@ class Batch:
     def day(self, r: TaskResult) -> TaskResult:
         """Commit a finished day (journal rows, rejects, ledger, status) and forget its recovery record; the day."""
         statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None) for ds, src in r.sources.items()}
+        store = self.committer.store
+        current = store.pointers(r.date, r.version, r.written)
         records.commit_day(self.con, r.date, r.ledger, r.rejects, statuses, self.committer.run_id,
-                           journal=r.derived.get(registry.JOURNAL.name), source=r.source, scope=r.scope.derived_rows)
-        self.committer.store.remove_record(r.family, r.date)
+                           journal=r.derived.get(registry.JOURNAL.name), source=r.source, scope=r.scope.derived_rows,
+                           versions=current)
+        store.remove_record(r.family, r.date)
+        store.retire(r.date, current)  # after the commit: a reader may still be on the superseded version
         return r
 
     def failures(self, failures: list[DayFailure]) -> list[DayFailure]:
@@ -114,8 +118,8 @@ class Committer:
         with self.store.writing("record the run in the journal"):
             try:
                 records.finish_run(con, self.run_id, outcome, summary.counts(), [f.to_dict() for f in summary.failed])
-                if not schema.views_complete(con, self.settings.data_dir):
-                    schema.apply_schema(con, self.settings.data_dir)
+                if not self.store.views_complete(con):
+                    self.store.apply_schema(con)
             finally:
                 con.close()
 

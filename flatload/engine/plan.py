@@ -183,8 +183,8 @@ def _plan_day(plan: Plan, ctx: _Context, g: FamilyDays, d: dt.date) -> None:
         plan.recovered.append(recovered)
         return
     plan.tasks.append(task)
-    replaced = [ctx.store.partition(name, d) for name in [f.dataset for f in files] + list(task.derive)]
-    plan.replaces.extend(str(p) for p in replaced if p.exists())
+    replaced = [ctx.store.existing(name, d) for name in [f.dataset for f in files] + list(task.derive)]
+    plan.replaces.extend(p for p in replaced if p is not None)
 
 
 def _done(ctx: _Context, ds: Dataset, d: dt.date, scope: Scope) -> bool:
@@ -224,7 +224,6 @@ def _expected_rows(ctx: _Context, g: FamilyDays, d: dt.date, files: list[FileTas
 
 def recover(settings: Settings, task: Task) -> TaskResult | None:
     """A finished but uncommitted day, rebuilt from its record, if its ETags match the listing."""
-    import polars as pl
 
     if any(f.obj is None for f in task.files):
         return None
@@ -234,10 +233,10 @@ def recover(settings: Settings, task: Task) -> TaskResult | None:
         return None
     derived = {}
     for name in task.derive:
-        path = store.partition_file(name, task.date)
-        if not path.exists():
+        frame = store.read_partition(name, task.date, record.get("version"))
+        if frame is None:
             return None
-        derived[name] = pl.read_parquet(path)
+        derived[name] = frame
     result = TaskResult.from_record(task.date, record, derived)
     if result is None:
         return None
@@ -254,7 +253,7 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
     """The plan against a read-only journal (or an empty one in memory): a dry run writes nothing."""
     import duckdb
 
-    from ..store.database import db, schema
+    from ..store.database import db
 
     store = Store.of(settings)
     if store.db_path.exists():
@@ -262,7 +261,7 @@ def dry_plan(groups: Sequence[FamilyDays], settings: Settings, listing: dict[str
     else:
         con = duckdb.connect(":memory:")
         db.set_root(con, settings.data_dir)
-        schema.apply_schema(con, settings.data_dir, migrations=False)
+        store.apply_schema(con, migrations=False)
     try:
         return make_plan(groups, settings, listing, read_held(con, groups), rest_scope)
     finally:

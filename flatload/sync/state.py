@@ -15,7 +15,6 @@ import duckdb
 
 from ..errors import JournalLocked
 from ..settings import Settings
-from ..store.database import schema
 from .tables import ColumnMap
 from ..store.store import Store
 
@@ -48,7 +47,7 @@ def write_mark(settings: Settings, target: str, table: str, scope_: str, synced_
         raise
     try:
         if not con.execute(_EXISTS).fetchall()[0][0]:  # a store made before sync_state: the DDL makes it
-            schema.apply_schema(con, settings.data_dir, migrations=False)
+            Store.of(settings).apply_schema(con, migrations=False)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         con.execute("INSERT INTO sync_state VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target, table_name, scope) "
                     "DO UPDATE SET synced_to = greatest(sync_state.synced_to, excluded.synced_to), "

@@ -108,7 +108,7 @@ def _write(ctx: WorkerContext, task: Task, parsed: dict[str, Parsed], sources: d
         if sources[name] != "flatfile":
             continue  # REST rows feed the journal only; the partition waits for the flat file
         ds = datasets.get(name)
-        ctx.store.write_partition(partitions.bars_table(p.frame, ds.time_column), name, task.date)
+        ctx.store.write_partition(partitions.bars_table(p.frame, ds.time_column), name, task.date, task.version)
 
 
 def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
@@ -157,11 +157,13 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
         derived[name] = table.derive({n: parsed[n].frame if n in parsed else None for n in table.inputs}, task.bounds)
     _write(ctx, task, parsed, sources)
     for name, rows_ in derived.items():
-        ctx.store.write_partition(rows_, name, task.date)
+        ctx.store.write_partition(rows_, name, task.date, task.version)
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
+    written = (*(n for n, s in sources.items() if s == "flatfile"), *derived)
     result = TaskResult(task.date, task.family, ledger, sources, reject_frame, derived, rows, nbytes, warnings,
-                        {**_suspects(task, parsed, sources), **tick_suspects})
+                        {**_suspects(task, parsed, sources), **tick_suspects}, version=task.version,
+                        written=tuple(written))
     # written last, with what the commit needs: if the commit never happens (journal
     # locked, kill -9), a rerun commits from here instead of fetching the day again
     ctx.store.write_record(task.family, task.date, result.to_record())

@@ -56,6 +56,9 @@ class Task:
     scope: Scope = field(default_factory=Scope)
     #: per dataset, the median rows of its trailing sessions (only for full days with history)
     expected_rows: tuple[tuple[str, int], ...] = ()
+    #: the version its partitions are written as on object storage (fixed by the parent, so a retry of the
+    #: task on another worker rewrites the same objects rather than leaving a second version)
+    version: str = field(default_factory=lambda: _new_version())
 
     @property
     def key(self) -> str:
@@ -69,6 +72,12 @@ class Task:
 
     def file(self, dataset: str) -> FileTask | None:
         return next((f for f in self.files if f.dataset == dataset), None)
+
+
+def _new_version() -> str:
+    from ..store.store import Store
+
+    return Store.new_version()
 
 
 @dataclass
@@ -92,6 +101,9 @@ class TaskResult:
     unmatched: dict[str, list[str]] = field(default_factory=dict)
     #: the scope the derived rows were limited to (:meth:`scoped`)
     scope: Scope = field(default_factory=Scope)
+    #: the task's version and the partitions written as it (the pointers its commit sets on object storage)
+    version: str | None = None
+    written: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -138,6 +150,7 @@ class TaskResult:
         rejects = self.rejects.rows() if self.rejects.height <= self.MAX_RECORDED_REJECTS else None
         return {"family": self.family, "sources": self.sources, "rows": self.rows, "nbytes": self.nbytes,
                 "warnings": self.warnings, "suspect": self.suspect, "rejects": rejects,
+                "version": self.version, "written": list(self.written),
                 "ledger": [{**dataclasses.asdict(e), "trade_date": e.trade_date.isoformat()} for e in self.ledger]}
 
     @classmethod
@@ -153,7 +166,8 @@ class TaskResult:
 
         rejects = pl.DataFrame(record["rejects"], schema={"key": pl.String(), **REJECT_SCHEMA}, orient="row")
         return cls(d, record["family"], ledger, record["sources"], rejects, derived, record["rows"], 0,
-                   record["warnings"], record.get("suspect", {}))
+                   record["warnings"], record.get("suspect", {}), version=record.get("version"),
+                   written=tuple(record.get("written", ())))
 
 
 def _unmatched(scope: frozenset[str], present: "pl.Series") -> dict[str, list[str]]:

@@ -167,7 +167,7 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
     """
     load = TickLoad()
     with _local_file(ctx, f) as path, CsvStream(path, f.key) as stream, \
-            ctx.store.build_partition(ds.name, task.date) as build:
+            ctx.store.build_partition(ds.name, task.date, task.version) as build:
         load.nbytes = path.stat().st_size
         load.warnings.extend(check_header(stream.header, ds, f.key))
         schema = stored_schema(stream.header, ds)

@@ -75,7 +75,7 @@ def view_rows(settings: Settings, name: str) -> list[tuple]:
                       *(views.view_ns(ds, c.name) if c.name in ds.instant_columns else c.name
                         for c in ds.columns if c.role not in ("ticker", "time")),
                       *(n for n, _ in ds.derived_columns)])
-    con = db.connect(Store.of(settings).db_path, read_only=True)
+    con = Store.of(settings).reader()  # reads an object store's partitions too
     try:
         return sorted(con.execute(f"SELECT {cols} FROM {ds.view}").fetchall(), key=csv_reading.null_last)
     finally:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ...calendar import XnysCalendar
 from ...datasets import REGISTRY, Dataset
-from ..files import partitions
 from .ddl import split_statements, sql_dir
 
 #: applied in this order; each file's statements are idempotent (CREATE OR REPLACE)
@@ -89,12 +88,12 @@ def bars_macro(ds: Dataset) -> str:
     return statement
 
 
-def statements(parquet_root: Path) -> list[str]:
-    """The analyst layer's statements for a store whose partitions are under ``parquet_root``."""
+def statements(have: frozenset[str]) -> list[str]:
+    """The analyst layer's statements for a store with partitions of the datasets ``have``."""
     out: list[str] = []
     for name in FILES:
         out.extend(split_statements((_analysis_dir() / name).read_text()))
     for ds in REGISTRY.values():
-        if ds.kind == "minute_aggs" and partitions.has_files(parquet_root, ds.name):
+        if ds.kind == "minute_aggs" and ds.name in have:
             out.append(bars_macro(ds))
     return out

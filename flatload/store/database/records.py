@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from ...datasets.journal import JOURNAL_COLUMNS
+from . import pointers
 from .db import registered, transaction
 from .ledger import LedgerEntry
 
@@ -179,9 +180,9 @@ def pairs_without_rows(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, dt
 def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list[LedgerEntry],
                rejects: "pl.DataFrame", statuses: dict[str, tuple[str, str | None]], run_id: str, *,
                journal: "pl.DataFrame | None" = None, source: str = "flatfile",
-               scope: frozenset[str] | None = None) -> None:
-    """One transaction: a day's journal rows (stocks, within ``scope``), rejects, ledger entries and per-dataset
-    status."""
+               scope: frozenset[str] | None = None, versions: list[tuple[str, str]] = ()) -> None:
+    """One transaction: a day's journal rows (stocks, within ``scope``), rejects, ledger entries, per-dataset
+    status, and (object storage) the ``versions`` its partitions now point at."""
     scope_text = ledger[0].scope if ledger else "*"
     # each dataset's own scope: a stocks tick file loaded for --symbols beside aggregates loaded whole
     scopes = {e.dataset: e.scope for e in ledger}
@@ -193,6 +194,7 @@ def commit_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, ledger: list
         write_ledger(con, ledger, run_id)
         for dataset, (status, detail) in statuses.items():
             set_day_status(con, dataset, trade_date, status, detail, symbols, scopes.get(dataset, scope_text), run_id)
+        pointers.set_versions(con, trade_date, versions, run_id)
 
 
 def commit_failures(con: duckdb.DuckDBPyConnection, entries: list[LedgerEntry],

@@ -10,10 +10,24 @@ is made once its dataset has files: a glob that matches nothing cannot be bound.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 from ...datasets import REGISTRY, Dataset
 from ..files import partitions
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a store's partitions are, as its views read them.
+
+    ``root``: the SQL expression for the folder the dataset folders are in (a constant a table function
+    takes); ``versioned``: partitions are versions on object storage (``date=D/version=V/``), read through
+    ``partition_versions``; ``have``: the datasets (and derived tables) with partitions.
+    """
+
+    root: str
+    have: frozenset[str]
+    versioned: bool = False
 
 #: the views of earlier releases, kept for the queries people already have
 COMPAT_VIEWS = {
@@ -22,9 +36,9 @@ COMPAT_VIEWS = {
 }
 
 
-def _columns(ds: Dataset) -> list[str]:
+def _columns(ds: Dataset, versioned: bool = False) -> list[str]:
     if ds.streamed:
-        return _tick_columns(ds)
+        return _tick_columns(ds, versioned)
     out = []
     for name in ds.stored_types():
         if name == ds.time_column:
@@ -52,14 +66,15 @@ def _tick_instant(name: str, tz: str) -> list[str]:
     return [f"{instant} AS {name}", f"epoch_ns({name}) AS {name}_ns", f"timezone('{tz}', {instant}) AS {name}_local"]
 
 
-def _tick_columns(ds: Dataset) -> list[str]:
+def _tick_columns(ds: Dataset, versioned: bool = False) -> list[str]:
     """Each instant three ways (:func:`_tick_instant`); then columns the registry does not know, which a file's
     header brought (kept as text)."""
     out, instants = [], set(ds.instant_columns)
     for name in ds.stored_types():
         out += _tick_instant(name, ds.calendar.tz.key) if name in instants else [name]
     # every part holds every registry column (NULL where a file lacks one), so the exclusion always binds
-    out.append(f"* EXCLUDE ({', '.join([*ds.stored_types(), 'date'])})")
+    hive = ["date", "version"] if versioned else ["date"]
+    out.append(f"* EXCLUDE ({', '.join([*ds.stored_types(), *hive])})")
     return out
 
 
@@ -73,13 +88,18 @@ def view_ns(ds: Dataset, name: str) -> str:
     return f"{name}_ns" if ds.streamed else f"epoch_ns({name})"
 
 
-def dataset_view(ds: Dataset, root_expr: str) -> str:
-    """``CREATE OR REPLACE VIEW`` for one dataset, reading ``<root>/parquet/<family>/<kind>/``."""
+def dataset_view(ds: Dataset, layout: Layout) -> str:
+    """``CREATE OR REPLACE VIEW`` for one dataset, reading ``<root>/<family>/<kind>/`` (on object storage only
+    the versions the journal points at: a version being written, or superseded, is never read)."""
     cols = ",\n    ".join(["ticker", "CAST(date AS DATE) AS trade_date",
-                           *(c for c in _columns(ds) if c != "ticker")])
-    glob = partitions.glob(ds.name)
-    return (f"CREATE OR REPLACE VIEW {ds.view} AS\nSELECT\n    {cols}\n"
-            f"FROM read_parquet({root_expr} || '/parquet/{glob}', hive_partitioning = true, union_by_name = true)")
+                           *(c for c in _columns(ds, layout.versioned) if c != "ticker")])
+    glob = f"{ds.name}/date=*/version=*/*.parquet" if layout.versioned else partitions.glob(ds.name)
+    body = (f"CREATE OR REPLACE VIEW {ds.view} AS\nSELECT\n    {cols}\n"
+            f"FROM read_parquet({layout.root} || '/{glob}', hive_partitioning = true, union_by_name = true)")
+    if layout.versioned:
+        body += (f"\nWHERE (CAST(date AS DATE), CAST(version AS VARCHAR)) IN "
+                 f"(SELECT trade_date, version FROM partition_versions WHERE dataset = '{ds.name}')")
+    return body
 
 
 def compat_view(name: str, base: str, extra: str | None) -> str:
@@ -88,17 +108,17 @@ def compat_view(name: str, base: str, extra: str | None) -> str:
     return f"CREATE OR REPLACE VIEW {name} AS SELECT {select} FROM {base}"
 
 
-def wanted(parquet_root: Path) -> set[str]:
+def wanted(layout: Layout) -> set[str]:
     """The dataset views a store with these partitions has once its schema is applied."""
-    return {ds.view for ds in REGISTRY.values() if partitions.has_files(parquet_root, ds.name)}
+    return {ds.view for ds in REGISTRY.values() if ds.name in layout.have}
 
 
-def view_statements(parquet_root: Path, root_expr: str) -> list[str]:
-    """The statements for every dataset that has partitions under ``parquet_root``."""
+def view_statements(layout: Layout) -> list[str]:
+    """The statements for every dataset that has partitions in ``layout``."""
     out, made = [], set()
     for ds in REGISTRY.values():
-        if partitions.has_files(parquet_root, ds.name):
-            out.append(dataset_view(ds, root_expr))
+        if ds.name in layout.have:
+            out.append(dataset_view(ds, layout))
             made.add(ds.view)
     out += [compat_view(name, base, extra) for name, (base, extra) in COMPAT_VIEWS.items() if base in made]
     return out

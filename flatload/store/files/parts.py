@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .fs import storage_error
-from .swap import PartitionBuild
+from .swap import PartitionBuild  # or any build with its interface (.objects.versions.ObjectPartitionBuild)
 
 #: rows per row group: the unit a reader skips; one ticker's day typically lies in one or two
 ROW_GROUP_ROWS = 65_536
@@ -99,8 +99,9 @@ class PartWriter:
         if self.schema is None:
             self.schema = schema
         names = set(schema.names)
+        self._path = self.build.part_path()
         self._writer = pq.ParquetWriter(
-            self.build.part_path(), self.schema, compression="zstd", compression_level=COMPRESSION_LEVEL,
+            self._path, self.schema, compression="zstd", compression_level=COMPRESSION_LEVEL,
             use_dictionary=[c for c in self.dictionary if c in names],
             column_encoding={c: "DELTA_BINARY_PACKED" for c in self.delta if c in names}, write_statistics=True)
 
@@ -112,3 +113,4 @@ class PartWriter:
                 raise (storage_error(exc, self.build.target, "write a partition") or exc) from None
             self._writer = None
             self._in_part = 0
+            self.build.part_closed(self._path)

@@ -16,10 +16,13 @@ from pathlib import Path
 
 from .fs import storage_error
 
+#: the folder (under a family's) holding the recovery records of finished, uncommitted days
+RECORDS = "_commit"
+
 
 def record_path(root: Path | str, family: str, d: dt.date) -> Path:
     """Where the record of ``family``'s day ``d`` lives."""
-    return Path(root) / family / "_commit" / f"date={d:%Y-%m-%d}.json"
+    return Path(root) / family / RECORDS / f"date={d:%Y-%m-%d}.json"
 
 
 def write_record(root: Path | str, family: str, d: dt.date, record: dict) -> None:

@@ -95,6 +95,9 @@ class PartitionBuild:
         self.parts.append(path)
         return path
 
+    def part_closed(self, path: Path) -> None:
+        """A part is complete: on the local disk it stays where it was written until :meth:`publish`."""
+
     def scratch(self) -> Path:
         """A folder for temporary files of this build (removed before publishing)."""
         path = self.tmp / "_scratch"

@@ -1,0 +1,1 @@
+"""Partitions on object storage: the bucket and the versions a store keeps there."""
