@@ -10,8 +10,6 @@ import dataclasses
 import datetime as dt
 import gzip
 import re
-import subprocess
-import threading
 
 import polars as pl
 import pytest
@@ -27,6 +25,7 @@ from flatload.store.files.lock import read_holder
 from tests.helpers.faults import (
     HOLD_DUCKDB,
     HOLD_RUN_LOCK,
+    JournalTakenOnFirstFetch,
     by_date,
     cli_load,
     closed_port,
@@ -351,28 +350,16 @@ def test_journal_held_before_the_run_exits_3_before_fetching(s3_endpoint, bucket
 def test_journal_taken_during_the_run_exits_3_and_keeps_the_partitions(s3_endpoint, bucket, settings):
     d1, d2 = WEEK[:2]
     put(s3_endpoint, bucket, files_for([d1, d2]))
-    taken: list[subprocess.Popen] = []
-    stack: list = []
-    once = threading.Lock()
-
-    def take_journal_on_first_fetch(method: str, path: str) -> None:
-        # the run has planned and closed its connection; it now fetches: grab the journal here
-        with once:  # downloads run on several threads
-            if method == "GET" and path.endswith(".csv.gz") and not taken:
-                cm = holder(HOLD_DUCKDB, str(Store.of(settings).db_path))
-                taken.append(cm.__enter__())
-                stack.append(cm)
-
+    analyst = JournalTakenOnFirstFetch(Store.of(settings).db_path)
     try:
-        with S3FaultProxy(s3_endpoint, on_request=take_journal_on_first_fetch) as proxy:
+        with S3FaultProxy(s3_endpoint, on_request=analyst) as proxy:
             result = cli_load(d1, d2, settings.replace(endpoint_url=proxy.url), "--lock-timeout", "1")
             assert len(proxy.object_requests()) == 4  # every day was fetched
-        assert taken, "the proxy never saw a fetch"
+        assert analyst.taken, "the proxy never saw a fetch"
         assert result.exit_code == 3, result.output
-        assert f"the journal is held by {duckdb_holder_name(taken[0].pid)}" in result.stderr
+        assert f"the journal is held by {duckdb_holder_name(analyst.taken[0].pid)}" in result.stderr
     finally:
-        for cm in stack:
-            cm.__exit__(None, None, None)
+        analyst.release()
     # nothing was committed, but both days' partitions are in place for the rerun
     expected = sorted(f"{ds}/date={d}/part-0.parquet" for d in (d1, d2)
                       for ds in ("stocks/minute_aggs", "stocks/day_aggs", JOURNAL.name))

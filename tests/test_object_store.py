@@ -4,7 +4,6 @@ and by DuckDB 1.5 with httpfs."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +17,7 @@ from flatload.store.store import Store
 from tests.helpers import oracle
 from tests.helpers import object_store as objs
 from tests.helpers.days import DST_SPRING
-from tests.helpers.faults import HOLD_DUCKDB, holder, parquet_files
+from tests.helpers.faults import JournalTakenOnFirstFetch, parquet_files
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import journal_rows, upload_days
 from tests.helpers.ticks import DAY, expected_rows, mirror_settings, small_day, view_rows
@@ -81,23 +80,14 @@ def test_a_regenerated_day_becomes_a_new_version_and_the_old_one_goes(remote, s3
 def test_a_finished_day_the_journal_refused_commits_from_its_record_and_leftovers_are_swept(remote, s3_endpoint,
                                                                                            bucket):
     upload_days(s3_endpoint, bucket, DAYS[:1], n_tickers=20)
-    taken, stack, once = [], [], threading.Lock()
-
-    def take_journal_on_first_fetch(method: str, path: str) -> None:
-        with once:  # the run planned and closed its connection: an analyst opens the file now
-            if method == "GET" and path.endswith(".csv.gz") and not taken:
-                cm = holder(HOLD_DUCKDB, str(Store.of(remote).db_path))
-                taken.append(cm.__enter__())
-                stack.append(cm)
-
+    analyst = JournalTakenOnFirstFetch(Store.of(remote).db_path)
     try:
-        with S3FaultProxy(s3_endpoint, on_request=take_journal_on_first_fetch) as proxy:
+        with S3FaultProxy(s3_endpoint, on_request=analyst) as proxy:
             with pytest.raises(JournalLocked):
                 load(DAYS[0], DAYS[0], remote.replace(endpoint_url=proxy.url, lock_timeout=1.0))
     finally:
-        for cm in stack:
-            cm.__exit__(None, None, None)
-    assert taken
+        analyst.release()
+    assert analyst.taken
     written = objs.versions_held(remote)
     assert sorted(written) == sorted((f, DAYS[0].isoformat()) for f in FOLDERS)
     # a worker of a run killed mid-day wrote a version nobody will commit

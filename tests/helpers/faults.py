@@ -7,8 +7,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import polars as pl
 from click.testing import CliRunner
@@ -132,3 +134,26 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class JournalTakenOnFirstFetch:
+    """An S3FaultProxy hook: at the first object fetch (the run has planned and closed its connection), a
+    second process opens the journal, as an analyst would, and holds it until :meth:`release`."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.taken: list[subprocess.Popen] = []
+        self._held: list = []
+        self._once = threading.Lock()
+
+    def __call__(self, method: str, path: str) -> None:
+        with self._once:  # downloads run on several threads
+            if method == "GET" and path.endswith(".csv.gz") and not self.taken:
+                cm = holder(HOLD_DUCKDB, str(self.db_path))
+                self.taken.append(cm.__enter__())
+                self._held.append(cm)
+
+    def release(self) -> None:
+        """End the holder process."""
+        for cm in self._held:
+            cm.__exit__(None, None, None)

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..files.swap import PartitionBuild
 from .bucket import ObjectStore
 
 _VERSIONED = re.compile(r"^(?P<folder>.+)/date=(?P<date>\d{4}-\d{2}-\d{2})/version=(?P<version>[^/]+)/[^/]+$")
@@ -68,12 +69,12 @@ def sweep(store: ObjectStore, current: dict[tuple[str, dt.date], str], records: 
     return store.delete(stale)
 
 
-class ObjectPartitionBuild:
-    """A tick partition written as one version: parts are written to a local scratch folder, uploaded as
+class ObjectPartitionBuild(PartitionBuild):
+    """A tick partition written as one version: parts are written to a local temp folder, uploaded as
     each closes (so the local disk holds one part at a time), and the version becomes the partition
-    only when the parent commits its pointer. Same interface as :class:`..files.swap.PartitionBuild`."""
+    only when the parent commits its pointer. Scratch files and cleanup on leaving are the local build's."""
 
-    def __init__(self, store: ObjectStore, folder: str, d: dt.date, version: str) -> None:
+    def __init__(self, store: ObjectStore, folder: str, d: dt.date, version: str) -> None:  # noqa: D107
         self.store, self.folder, self.date, self.version = store, folder, d, version
         self.tmp = Path(tempfile.mkdtemp(prefix=f"flatload-{folder.replace('/', '-')}-{d:%Y%m%d}-"))
         self.parts: list[Path] = []
@@ -81,14 +82,10 @@ class ObjectPartitionBuild:
         self.published = False
 
     def __enter__(self) -> "ObjectPartitionBuild":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.published:
-            self.discard()
+        return self  # the temp folder exists already
 
     @property
-    def target(self) -> str:
+    def target(self) -> str:  # type: ignore[override]
         """The version's address (messages name it)."""
         return self.store.address(day_prefix(self.store, self.folder, self.date) + f"version={self.version}/")
 
@@ -104,12 +101,6 @@ class ObjectPartitionBuild:
         self.store.upload(path, key)
         self.keys.append(key)
         path.unlink(missing_ok=True)
-
-    def scratch(self) -> Path:
-        """A local folder for temporary files of this build."""
-        path = self.tmp / "_scratch"
-        path.mkdir(exist_ok=True)
-        return path
 
     def discard(self) -> None:
         """Remove the local folder and what was uploaded of this version."""
