@@ -143,10 +143,8 @@ class Settings:
             raise ConfigError("--prefetch must be at least 1 (MB)")
         if self.cluster is not None:
             parse_cluster(self.cluster)
-        if self.store is not None:
-            from .store.objects.bucket import parse_store_url
-
-            parse_store_url(self.store)
+        if self.store is not None and not re.match(r"^s3://[^/]+", self.store):
+            raise ConfigError(f"--store {self.store!r} is not an s3:// address", hint="write --store s3://bucket/prefix")
 
     def advice(self) -> list[str]:
         """Settings that work but probably not as meant, each as one line saying why."""
