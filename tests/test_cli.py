@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from flatload.cli import cli
+from flatload.settings import Settings
 from tests.helpers import oracle
 from tests.helpers.days import DST_SPRING
 from tests.helpers.store import journal_rows, query, s3_client, upload_days
@@ -102,11 +103,9 @@ def test_symbols_option(tmp_path, s3_endpoint, bucket):
     assert rows == oracle.journal_from_bucket_files(files, [D1], {"NA", "TpC"})
 
 
-class _Settings:
-    """Just enough of Settings for conftest.query/journal_rows."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir, self.lock_timeout = data_dir, 2.0
+def _Settings(data_dir: Path) -> Settings:
+    """The settings of a data dir a CLI test loaded, for the helpers that read a store back."""
+    return Settings(data_dir=data_dir, lock_timeout=2.0)
 
 
 @pytest.mark.parametrize("no_rest", [True, False])

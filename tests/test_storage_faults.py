@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flatload import sample
+from flatload.settings import Settings
 from flatload.store.files.fs import RESERVE_BYTES, RESERVE_NAME
 from tests.helpers.filesystems import Step, flatload, read_only_bind, run_in_namespace, tmpfs, used_bytes
 from tests.helpers.store import journal_rows, upload_days
@@ -22,9 +23,8 @@ pytestmark = pytest.mark.slow
 DAYS = [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 6)]
 
 
-class _Store:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir, self.lock_timeout = data_dir, 2.0
+def _Store(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, lock_timeout=2.0)
 
 
 def _env() -> dict[str, str]:
