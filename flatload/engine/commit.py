@@ -40,7 +40,7 @@ class Batch:
         """Commit a finished day (journal rows, rejects, ledger, status) and forget its recovery record; the day."""
         statuses = {ds: ("suspect", r.suspect[ds]) if ds in r.suspect else (src, None) for ds, src in r.sources.items()}
         store = self.committer.store
-        current = store.pointers(r.date, r.version, r.written)
+        current = store.pointers(r.version, r.written)
         records.commit_day(self.con, r.date, r.ledger, r.rejects, statuses, self.committer.run_id,
                            journal=r.derived.get(registry.JOURNAL.name), source=r.source, scope=r.scope.derived_rows,
                            versions=current)

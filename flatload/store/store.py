@@ -13,6 +13,7 @@ superseded versions are removed after (:meth:`Store.retire`). Callers never rena
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from .database.views import Layout
 from .files import fs, partitions, recovery, spool
 from .objects import versions
 from ..errors import ConfigError
-from .objects.bucket import ObjectStore, frame_bytes
+from .objects.bucket import ObjectStore
 
 #: the DuckDB variable that re-points the views of a store on object storage (a mirror, another prefix)
 STORE_VARIABLE = "flatload_store"
@@ -162,7 +163,9 @@ class Store:
         which the commit makes current); its size in bytes."""
         if self.objects is None:
             return partitions.write_atomic(frame, self.partition_file(name, d))
-        data = frame_bytes(frame)
+        buf = io.BytesIO()  # an aggregate day is small: one PUT, visible whole or not at all
+        partitions.write_frame(frame, buf)
+        data = buf.getvalue()
         self.objects.put_bytes(versions.part_key(self.objects, name, d, version or self.new_version(), 0), data)
         return len(data)
 
@@ -233,7 +236,7 @@ class Store:
 
     # -- versions on object storage ----------------------------------------------------------
 
-    def pointers(self, d: dt.date, version: str | None, names: "Iterable[str]") -> list[tuple[str, str]]:
+    def pointers(self, version: str | None, names: "Iterable[str]") -> list[tuple[str, str]]:
         """The ``(dataset, version)`` pointers a day's commit sets (none on the local disk)."""
         if self.objects is None or version is None:
             return []
@@ -251,7 +254,8 @@ class Store:
         a run that did not end cleanly, versions no pointer or recovery record names are removed."""
         bound = pointers.bound_store(con)
         mine = self.objects.root if self.objects is not None else None
-        if bound != mine and (bound is not None or pointers.datasets(con)):
+        # a local store's partitions would vanish from its views behind a new --store: refuse that too
+        if bound != mine and (bound is not None or pointers.datasets(con) or schema.local_layout(self.root).have):
             raise ConfigError(f"this journal's partitions are in {bound or 'the local parquet/ folder'}",
                               key=str(self.db_path),
                               hint=f"pass --store {bound}" if bound else "drop --store, or use another --data-dir")

@@ -53,14 +53,19 @@ def has_files(root: Path | str, folder: str) -> bool:
     return base.is_dir() and next(base.glob("date=*/*.parquet"), None) is not None
 
 
+def write_frame(frame: "pl.DataFrame", dest, compression_level: int = 2, metadata: dict[str, str] | None = None) -> None:
+    """``frame`` as one partition file into ``dest`` (a path or a binary buffer): zstd, with statistics."""
+    frame.write_parquet(dest, compression="zstd", compression_level=compression_level, statistics=True,
+                        metadata=metadata)
+
+
 def write_atomic(frame: "pl.DataFrame", path: Path, compression_level: int = 2,
                  metadata: dict[str, str] | None = None) -> int:
     """Write ``frame`` to ``path`` atomically (with optional key-value ``metadata``); returns its size."""
     tmp = path.parent / f".{path.name}{_TMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(tmp, compression="zstd", compression_level=compression_level, statistics=True,
-                           metadata=metadata)
+        write_frame(frame, tmp, compression_level, metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

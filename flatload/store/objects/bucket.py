@@ -7,7 +7,6 @@ botocore's standard mode; what is left becomes one domain error naming the objec
 """
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -214,9 +213,3 @@ def _fsspec(store: ObjectStore):  # -> an fsspec file system DuckDB reads s3:// 
         kwargs.update(access_key=store.key_id, secret_key=store.secret)
     return S3Files(pafs.S3FileSystem(**kwargs))
 
-
-def frame_bytes(frame, compression_level: int = 2) -> bytes:
-    """A Polars frame as the bytes of one Parquet file (the store's aggregate partitions are small)."""
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="zstd", compression_level=compression_level, statistics=True)
-    return buf.getvalue()
