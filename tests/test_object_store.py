@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from flatload.cli import cli
 from flatload.datasets import JOURNAL
 from flatload.engine.api import load
-from flatload.errors import JournalLocked
+from flatload.errors import ConfigError, JournalLocked
 from flatload.store.objects import versions
 from flatload.store.store import Store
 from tests.helpers import oracle
@@ -151,3 +151,16 @@ def test_the_cli_loads_onto_the_store_and_a_journal_keeps_its_store(remote, s3_e
     assert down.exit_code == 5, down.output
     assert down.stderr.startswith(f"Error: {remote.store}/_flatload-probe: cannot write the store: ")
     assert down.stderr.endswith("(check --store and FLATLOAD_STORE_ENDPOINT_URL, then rerun)\n")
+
+
+def test_a_store_on_local_disk_refuses_a_store_url_that_would_hide_its_partitions(remote, settings, s3_endpoint,
+                                                                                  bucket):
+    upload_days(s3_endpoint, bucket, DAYS[:1], n_tickers=5)
+    assert load(DAYS[0], DAYS[0], settings).exit_code == 0
+
+    with pytest.raises(ConfigError) as refused:
+        load(DAYS[0], DAYS[0], remote.replace(force=True))
+
+    assert refused.value.one_line() == (f"{Store.of(settings).db_path}: this journal's partitions are in the local "
+                                        "parquet/ folder (drop --store, or use another --data-dir)")
+    assert objs.keys(remote) == []
