@@ -25,6 +25,10 @@ DEFAULT_REST_URL = "https://api.massive.com"
 WORKER_MEMORY_BYTES = 1024 * 1024 * 1024
 
 
+#: the cores one tick file's load keeps busy, rounded up (its gzip, parser and Parquet threads)
+PIPELINE_CORES = 2
+
+
 def cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -121,6 +125,10 @@ class Settings:
     #: objects larger than this wait for their worker in the spool on disk, smaller ones in memory
     spool_above: int = 16 * 1024 * 1024
     s3_connect_timeout: float = 10.0
+    #: a tick file of at least two of these (gzip bytes) is parsed by several workers at once, one slice each
+    slice_bytes: int = 64 * 1024 * 1024
+    #: the workers a large tick file is split among; None: :meth:`slice_slots` decides
+    slices: int | None = None
     #: ``s3://bucket/prefix``: the Parquet partitions on object storage (the journal stays in data_dir)
     store: str | None = None
     store_endpoint_url: str | None = None
@@ -141,6 +149,8 @@ class Settings:
             raise ConfigError("--rest-rpm must be at least 1")
         if self.prefetch_mb is not None and self.prefetch_mb < 1:
             raise ConfigError("--prefetch must be at least 1 (MB)")
+        if self.slices is not None and self.slices < 1:
+            raise ConfigError("--slices must be at least 1")
         if self.cluster is not None:
             parse_cluster(self.cluster)
         if self.store is not None and not re.match(r"^s3://[^/]+", self.store):
@@ -164,6 +174,17 @@ class Settings:
     def replace(self, **changes: object) -> "Settings":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def slice_slots(self, slots: int) -> int:
+        """How many workers a large tick file is split among when ``slots`` jobs run at once: ``slices`` when
+        set; on this machine (the pool, a LocalCluster) one per :data:`PIPELINE_CORES` cores, because one
+        file's pipeline (inflate, parse and encode threads) already keeps about 1.5 cores busy and every slice
+        inflates the whole file (measured: scripts/bench_slices.py); on a remote cluster, its slots."""
+        if self.slices is not None:
+            return max(1, min(slots, self.slices))
+        if self.cluster is None or parse_cluster(self.cluster)[0] == "local":
+            return max(1, min(slots, cores() // PIPELINE_CORES))
+        return slots
 
     def prefetch_budget(self) -> int:
         """Bytes the fetch stage may hold: ``prefetch_mb``, else a quarter of the free memory and half the

@@ -19,7 +19,7 @@ D1, D2 = DST_SPRING
 SECRET = "Sk-Never-Printed-42"
 BAD = "[run]\nworkers = 2\nworker = 3\n"
 BAD_MESSAGE = ("{f}:3: run.worker: unknown key (did you mean workers? keys of [run]: workers, cluster, symbols, symbols_file, "
-               "underlyings, datasets, prefetch_mb)")
+               "underlyings, datasets, prefetch_mb, slices)")
 
 
 def shown(output: str) -> dict[str, tuple[str, str]]:

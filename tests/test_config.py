@@ -162,7 +162,7 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path, how):
     ("[run]\nworkers = 2\nworkers 3\n", "{f}:3:9: not valid TOML: Expected '=' after a key in a key/value pair "
                                         "(see https://toml.io; `flatload config init` writes a template)"),
     ("[run]\n\nworker = 2\n", "{f}:3: run.worker: unknown key (did you mean workers? keys of [run]: workers, "
-                              "cluster, symbols, symbols_file, underlyings, datasets, prefetch_mb)"),
+                              "cluster, symbols, symbols_file, underlyings, datasets, prefetch_mb, slices)"),
     ("[source]\nbucket = \"b\"\n\n[runn]\nworkers = 2\n", "{f}:4: [runn]: unknown section (did you mean run? "
                                                          "sections: source, rest, store, run, sync, serve)"),
     ("[run]\nworkers = \"four\"\n", "{f}:2: run.workers: expected a whole number (like workers = 2), got a "
@@ -188,7 +188,7 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path, how):
                                                   "(~/.aws/credentials with source.profile, AWS_ACCESS_KEY_ID/"
                                                   "AWS_SECRET_ACCESS_KEY, SSO or an instance role))"),
     ("[run.extra]\nx = 1\n", "{f}:1: run.extra: unknown key (keys of [run]: workers, cluster, symbols, symbols_file, "
-                             "underlyings, datasets, prefetch_mb)"),
+                             "underlyings, datasets, prefetch_mb, slices)"),
 ])
 def test_a_bad_file_names_file_line_and_key(tmp_path, text, message):
     got = error(tmp_path, text)

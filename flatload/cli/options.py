@@ -120,6 +120,8 @@ tuning_options = option_group(
                                 "address (tcp://host:8786)")),
     click.option("--prefetch", "prefetch_mb", type=click.IntRange(min=1), default=None, metavar="MB",
                  help=flag_help("prefetch_mb", "Download at most this many MB ahead of the workers")),
+    click.option("--slices", type=click.IntRange(min=1), default=None, metavar="N",
+                 help=flag_help("slices", "Parse a large tick file with N workers at once")),
     lock_timeout_option,
 )
 

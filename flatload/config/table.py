@@ -137,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prefetch_mb", "run", "prefetch_mb", "int", "MB downloaded ahead of the workers, at most",
             "a quarter of free memory, half the free disk, at most 2048", example="512", flag="--prefetch",
             env=("FLATLOAD_PREFETCH_MB",), minimum=1),
+    Setting("slices", "run", "slices", "int", "a tick file of 128 MiB (gzip) or more is parsed by this many "
+            "workers at once, each inflating it whole and parsing its share of the chunks", "on this machine one per "
+            "two cores (a file's pipeline keeps about 1.5 cores busy); on a remote cluster, every worker",
+            example="4", flag="--slices", env=("FLATLOAD_SLICES",), minimum=1),
     Setting("sync_to", "sync", "to", "url", "after load/refresh, sync the journal into this SQLAlchemy URL (secret "
             "when it holds a password)", "none: no sync", example='"sqlite:///trading_journal.db"',
             flag="--sync-to", env=("FLATLOAD_SYNC_TO",), secret=True),

@@ -82,6 +82,8 @@ class InlineExecutor(Executor):
 
     #: a task runs in the caller's thread (a signal handler can interrupt it there)
     inline = True
+    #: one task at a time: a day is never split into slices here
+    slots = 1
 
     def __init__(self, settings: Settings) -> None:
         self.ctx = build_context(settings, settings.rest_rpm)

@@ -28,6 +28,7 @@ from .executors import make_pool
 from .failures import Entitlement, failure_of, names
 from .events import RunEvents
 from .progress import Reporter
+from .slicing import submit_day, width
 from .stopping import Stopper
 from .summary import DayFailure, LoadSummary, Plan
 
@@ -63,6 +64,8 @@ class Runner:
     fetching: dict[Future, Task] = field(default_factory=dict)
     ready: deque[Task] = field(default_factory=deque)
     inflight: dict[Future, Task] = field(default_factory=dict)
+    #: workers each day in flight keeps busy (a day loaded in slices: one per slice)
+    busy: dict[Future, int] = field(default_factory=dict)
     stopper: Stopper = field(init=False)
     #: days the executor runs at once (its workers), and whether its workers fetch their own objects
     slots: int = 1
@@ -102,8 +105,11 @@ class Runner:
     def _loop(self) -> BrokenProcessPool | None:
         s = self.settings
         broken: BrokenProcessPool | None = None
-        # one day to load (the usual cron refresh) runs inline: no pool to spawn; a cluster is used as asked
-        pools = cluster_pool(s) if s.cluster else make_pool(s.replace(workers=max(1, min(s.workers, len(self.tasks)))))
+        # one day to load (the usual cron refresh) runs inline, no pool to spawn, unless its tick file is loaded
+        # in slices; a cluster is used as asked
+        pools = cluster_pool(s) if s.cluster else make_pool(s.replace(workers=width(self.tasks, s.workers,
+                                                                                     s.slice_slots(s.workers),
+                                                                                     s.slice_bytes)))
         with ExitStack() as stack:
             try:
                 pool = stack.enter_context(pools)
@@ -127,6 +133,7 @@ class Runner:
                     if fut in self.fetching:
                         self._fetched(self.fetching.pop(fut), fut, stage)
                     else:
+                        self.busy.pop(fut, None)
                         self._collect(self.inflight.pop(fut), fut, stage)
                 self.events.beat()
                 if self.stopper.aborting:
@@ -177,15 +184,15 @@ class Runner:
 
         Inline (one worker), a day runs at submit: one at a time, so each is counted as soon as it is done.
         """
-        from ..tasks.aggs import process_task  # Polars and the parser: not needed by a run with nothing to load
-
         limit = 1 if getattr(pool, "inline", False) else self.slots + 1
-        while self.ready and not self._stopping() and len(self.inflight) < limit:
+        store = Store.of(self.settings)
+        while self.ready and not self._stopping() and sum(self.busy.values()) < limit:
             task = self.ready[0]
             self.events.begun(task)
             self.stopper.interrupt_inline = getattr(pool, "inline", False)
             try:
-                fut = pool.submit(process_task, task)
+                fut, busy = submit_day(pool, store, task, self.settings.slice_slots(self.slots),
+                                       self.settings.slice_bytes)
             except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
                 return exc
             except KeyboardInterrupt:  # a second signal while the day ran inline: it is dropped
@@ -195,6 +202,7 @@ class Runner:
             finally:
                 self.stopper.interrupt_inline = False
             self.inflight[fut] = self.ready.popleft()
+            self.busy[fut] = busy
         return None
 
     def _collect(self, task: Task, fut: Future, stage: FetchStage) -> None:
@@ -239,6 +247,7 @@ class Runner:
         stage.cancel()
         self.dropped.extend(task.date for task in self.inflight.values())
         self.inflight.clear()
+        self.busy.clear()
         self.worker_died = True  # their temp files are swept before the run ends
 
     def _wind_down(self, pool: Executor | None, broken: BrokenProcessPool | None) -> None:

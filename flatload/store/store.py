@@ -169,14 +169,37 @@ class Store:
         self.objects.put_bytes(versions.part_key(self.objects, name, d, version or self.new_version(), 0), data)
         return len(data)
 
-    def build_partition(self, name: str, d: dt.date, version: str | None = None):
+    def build_partition(self, name: str, d: dt.date, version: str | None = None, first_part: int = 0):
         """A partition of parts, built aside and swapped in whole when the build closes (on object storage:
-        uploaded as ``version``, current once committed)."""
+        uploaded as ``version``, current once committed). ``first_part``: a slice's numbering."""
         if self.objects is not None:
-            return versions.ObjectPartitionBuild(self.objects, name, d, version or self.new_version())
+            return versions.ObjectPartitionBuild(self.objects, name, d, version or self.new_version(), first_part)
         from .files.swap import PartitionBuild  # Arrow's writer: only tick days need it
 
-        return PartitionBuild(self.parquet_root, name, d)
+        return PartitionBuild(self.parquet_root, name, d, first_part)
+
+    def join_parts(self, name: str, d: dt.date, parts: "Iterable[str]") -> None:
+        """Make the sealed parts of a file's slices the partition of ``name`` on ``d``, whole: on the local
+        disk they are moved into one build that is swapped in; on object storage they already are the
+        day's version, which the commit's pointer makes current."""
+        if self.objects is not None:
+            return
+        from .files.swap import PartitionBuild
+
+        with PartitionBuild(self.parquet_root, name, d) as build:
+            build.adopt(list(parts))
+            build.publish()
+
+    def drop_parts(self, parts: "Iterable[str]") -> None:
+        """Remove the sealed parts of a day that will not be committed (one of its slices failed)."""
+        parts = list(parts)
+        if self.objects is not None:
+            self.objects.delete(parts)
+            return
+        import shutil
+
+        for folder in {Path(p).parent for p in parts}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def read_partition(self, name: str, d: dt.date, version: str | None = None) -> "pl.DataFrame | None":
         """A one-file partition's rows (a derived table's, for recovery), or None when it is not there."""

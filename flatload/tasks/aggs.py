@@ -23,6 +23,7 @@ from .parse import REJECT_SCHEMA, Parsed, read_csv_gz, validate_rows
 from .quality import suspect_reason
 
 if TYPE_CHECKING:
+    from ..store.store import Store
     from .ticks import TickLoad
 
 
@@ -39,9 +40,13 @@ def _ticks(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset) -> tuple[Le
     """Load a tick file (streamed, its partition written): its ledger entry, what it did, why it looks incomplete."""
     from .ticks import load_tick_file  # Arrow's writer and the streaming reader: only tick days need them
 
+    return tick_outcome(task, f, ds, load_tick_file(ctx, task, f, ds, task.scope.rows(ds)))
+
+
+def tick_outcome(task: Task, f: FileTask, ds: Dataset, t: TickLoad) -> tuple[LedgerEntry, TickLoad, str | None]:
+    """A loaded tick file's ledger entry and why it looks incomplete (also for a file loaded in slices)."""
     assert f.obj is not None
     keep = task.scope.rows(ds)
-    t = load_tick_file(ctx, task, f, ds, keep)
     entry = LedgerEntry(key=f.key, dataset=f.dataset, trade_date=task.date, etag=f.obj.etag, size=f.obj.size,
                         last_modified=f.obj.last_modified, rows=t.rows, rejected=t.rejected, off_date=t.off_date,
                         status="loaded", error=None, scope=task.scope.recorded_text(ds))
@@ -60,7 +65,7 @@ def read_local(f: FileTask) -> bytes:
                             hint="a mirror changed during the run? rerun") from None
 
 
-def _off_date_note(key: str, off_date: int, ds: Dataset) -> list[str]:
+def off_date_note(key: str, off_date: int, ds: Dataset) -> list[str]:
     return [f"{key}: {off_date} row(s) dated another {ds.calendar.zone} day were not counted"] if off_date else []
 
 
@@ -113,6 +118,20 @@ def _write(ctx: WorkerContext, task: Task, parsed: dict[str, Parsed], sources: d
 
 def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
     """Load one day of one family; raises a FlatloadError naming the key when the day cannot load."""
+    result = day_result(ctx, task)
+    record_result(ctx.store, result)
+    return result.scoped(task.scope)
+
+
+def record_result(store: Store, result: TaskResult) -> None:
+    """Write what the commit needs, last: if the commit never happens (journal locked, kill -9), a rerun
+    commits from here instead of fetching the day again."""
+    store.write_record(result.family, result.date, result.to_record())
+
+
+def day_result(ctx: WorkerContext, task: Task, skip: frozenset[str] = frozenset()) -> TaskResult:
+    """The day loaded, its partitions written, not yet recorded nor scoped; the tick files of ``skip`` are
+    left out (they are loaded in slices, and joined into this result by the parent)."""
     parsed: dict[str, Parsed] = {}
     ledger: list[LedgerEntry] = []
     rejects: list[pl.DataFrame] = []
@@ -122,12 +141,14 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
     tick_suspects: dict[str, str] = {}
     for f in task.files:
         ds = datasets.get(f.dataset)
+        if f.dataset in skip:
+            continue
         if f.obj is not None and ds.streamed:
             entry, t, suspect = _ticks(ctx, task, f, ds)
             ledger.append(entry)
             sources[f.dataset] = "flatfile"
             nbytes, rows = nbytes + t.nbytes, rows + t.rows_read
-            warnings.extend(t.warnings + _off_date_note(f.key, t.off_date, ds))
+            warnings.extend(t.warnings + off_date_note(f.key, t.off_date, ds))
             if t.rejects.height:
                 rejects.append(t.rejects.with_columns(key=pl.lit(f.key)))
             if suspect is not None:
@@ -150,7 +171,7 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
         warnings.extend(p.warnings)
         if p.rejects.height:
             rejects.append(p.rejects.with_columns(key=pl.lit(f.key)))
-        warnings.extend(_off_date_note(f.key, p.off_date, ds))
+        warnings.extend(off_date_note(f.key, p.off_date, ds))
     derived = {}
     for name in task.derive:
         table = datasets.DERIVED[name]
@@ -161,10 +182,6 @@ def process_task(ctx: WorkerContext, task: Task) -> TaskResult:
     reject_frame = (pl.concat(rejects).select("key", *REJECT_SCHEMA) if rejects
                     else pl.DataFrame(schema={"key": pl.String(), **REJECT_SCHEMA}))
     written = (*(n for n, s in sources.items() if s == "flatfile"), *derived)
-    result = TaskResult(task.date, task.family, ledger, sources, reject_frame, derived, rows, nbytes, warnings,
-                        {**_suspects(task, parsed, sources), **tick_suspects}, version=task.version,
-                        written=tuple(written))
-    # written last, with what the commit needs: if the commit never happens (journal
-    # locked, kill -9), a rerun commits from here instead of fetching the day again
-    ctx.store.write_record(task.family, task.date, result.to_record())
-    return result.scoped(task.scope)
+    return TaskResult(task.date, task.family, ledger, sources, reject_frame, derived, rows, nbytes, warnings,
+                      {**_suspects(task, parsed, sources), **tick_suspects}, version=task.version,
+                      written=tuple(written))

@@ -74,6 +74,30 @@ class Task:
         return next((f for f in self.files if f.dataset == dataset), None)
 
 
+@dataclass(frozen=True)
+class Share:
+    """One slice of a large tick file: every slice inflates the whole gzip stream (it cannot be entered
+    midway), and parses only the chunks ``n`` with ``n % count == index``: the parsing, most of the work,
+    is shared among ``count`` workers. Slices number their parts apart, so that their parts join whole."""
+
+    dataset: str
+    index: int
+    count: int
+    #: decompressed bytes per chunk (the unit dealt round the slices)
+    chunk_bytes: int
+
+    #: part numbers a slice may use before the next slice's begin
+    PART_SPAN = 100_000
+
+    def owns(self, chunk: int) -> bool:
+        """Whether this slice parses chunk number ``chunk`` (from 0) of the file."""
+        return chunk % self.count == self.index
+
+    @property
+    def first_part(self) -> int:
+        return self.index * self.PART_SPAN
+
+
 def _new_version() -> str:
     from ..store.store import Store
 

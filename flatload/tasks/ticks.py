@@ -22,8 +22,8 @@ from ..calendar import DayBounds, SessionBounds
 from ..datasets.model import Dataset
 from ..store.files.parts import PartWriter
 from .clustering import BackgroundWriter, ClusteredWriter, bucket_count
-from .csvstream import Chunk, CsvStream
-from .model import FileTask, Task, WorkerContext
+from .csvstream import CHUNK_BYTES, Chunk, CsvStream
+from .model import FileTask, Share, Task, WorkerContext
 from .parse import REJECT_SCHEMA, check_header, lenient_cast, read_schema, reject_lines, row_checks, wrong_date
 
 #: rejected rows listed (with their lines) per file; beyond, they are counted only
@@ -46,6 +46,11 @@ class TickLoad:
     parts: int = 0
     #: False when the file was not ordered by ticker (its rows went through the spill buckets)
     in_order: bool = True
+    #: rows that passed the checks, and the time of a first off-date row (a slice's join decides WrongDate)
+    good: int = 0
+    off_sample: int | None = None
+    #: a slice's sealed parts (paths, or keys on object storage), for the parent's join
+    sealed: tuple[str, ...] = ()
 
 
 def keep_filter(ds: Dataset, keep: frozenset[str] | None) -> pl.Expr | None:
@@ -144,9 +149,14 @@ class _Day:
     def finish(self) -> None:
         if self._rejects:
             self.load.rejects = pl.concat(self._rejects).sort("line", nulls_last=True)
-        if self.load.rejected > self._listed:
-            self.load.warnings.append(f"{self.load.rejected - self._listed:,} more rejected rows not listed "
-                                      f"(the first {MAX_LISTED_REJECTS:,} are)")
+        self.load.good, self.load.off_sample = self.good, self.off_sample
+
+
+def unlisted_note(rejected: int, listed: int) -> list[str]:
+    """The warning for rejected rows beyond those listed with their lines."""
+    if rejected <= listed:
+        return []
+    return [f"{rejected - listed:,} more rejected rows not listed (the first {MAX_LISTED_REJECTS:,} are)"]
 
 
 def _encodings(ds: Dataset, schema: dict[str, pl.DataType]) -> tuple[list[str], list[str]]:
@@ -159,26 +169,34 @@ def _encodings(ds: Dataset, schema: dict[str, pl.DataType]) -> tuple[list[str], 
 
 
 def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
-                   keep: frozenset[str] | None) -> TickLoad:
+                   keep: frozenset[str] | None, share: Share | None = None) -> TickLoad:
     """Load one tick file into its day's partition (replaced whole at the end); what it did.
+
+    With ``share``, only that slice's chunks are parsed (the others are inflated and skipped) and its
+    parts are sealed, not published: the parent joins the slices (:mod:`.slices`).
 
     Raises CorruptFile, SchemaError, WrongDate (every row of the file is another day) and
     StorageError; the partition is then left as it was.
     """
     load = TickLoad()
-    with _local_file(ctx, f) as path, CsvStream(path, f.key) as stream, \
-            ctx.store.build_partition(ds.name, task.date, task.version) as build:
+    chunk_bytes = share.chunk_bytes if share is not None else CHUNK_BYTES
+    first_part = share.first_part if share is not None else 0
+    with _local_file(ctx, f) as path, CsvStream(path, f.key, chunk_bytes) as stream, \
+            ctx.store.build_partition(ds.name, task.date, task.version, first_part) as build:
         load.nbytes = path.stat().st_size
         load.warnings.extend(check_header(stream.header, ds, f.key))
         schema = stored_schema(stream.header, ds)
         out = BackgroundWriter(ClusteredWriter(PartWriter(build, *_encodings(ds, schema)), build.scratch(),
-                                               bucket_count(load.nbytes)))
+                                               bucket_count(load.nbytes // (share.count if share else 1))))
         day = _Day(ds, task.bounds, stream.header, out, keep, load)
         try:
-            for chunk in stream:
-                day.add(chunk)
+            for n, chunk in enumerate(stream):
+                if share is None or share.owns(n):
+                    day.add(chunk)
             day.finish()
-            if day.good == 0 and load.off_date > 0 and day.off_sample is not None:
+            if share is None:  # a slice's join counts the listed rejects of all slices
+                load.warnings.extend(unlisted_note(load.rejected, load.rejects.height))
+            if share is None and day.good == 0 and load.off_date > 0 and day.off_sample is not None:
                 raise wrong_date(day.off_sample, ds, task.date, f.key)
             load.rows = out.finish()
         except BaseException:
@@ -188,7 +206,10 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
         if not load.in_order:
             load.warnings.append(f"{f.key}: not ordered by ticker: its rows were clustered through spill files "
                                  "on disk (slower than a sorted file)")
-        build.publish()
+        if share is None:
+            build.publish()
+        else:
+            load.sealed = build.seal()
     return load
 
 

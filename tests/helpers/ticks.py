@@ -218,3 +218,22 @@ def utc_adjusted(part: Path) -> list[bool]:
     schema = pq.ParquetFile(part).schema
     types = [schema.column(i).logical_type for i in range(len(schema))]
     return [json.loads(t.to_json())["isAdjustedToUTC"] for t in types if t.type == "TIMESTAMP"]
+
+
+def in_slices(settings: Settings, path: Path, slices: int = 2) -> Settings:
+    """``settings`` with ``slices`` pool workers, the file at ``path`` large enough for one slice on each."""
+    return settings.replace(workers=slices, slices=slices, slice_bytes=path.stat().st_size // slices)
+
+
+def set_field(line: str, column: str, value: str, header: list[str]) -> str:
+    """An unquoted CSV line with one field replaced."""
+    fields = line.split(",") if '"' not in line else None
+    assert fields is not None and len(fields) == len(header), line  # an unquoted line: plain split is exact
+    fields[header.index(column)] = value
+    return ",".join(fields)
+
+
+def hidden_entries(settings: Settings) -> list[str]:
+    """Hidden folders and files under the parquet root (builds, slices and temp files left behind)."""
+    root = Store.of(settings).parquet_root
+    return sorted(str(p.relative_to(root)) for p in root.rglob(".*")) if root.exists() else []

@@ -65,13 +65,15 @@ class PartitionBuild:
     the hidden folder; a kill -9 leaves it to the next run's ``clean_temp``.
     """
 
-    def __init__(self, root: Path | str, folder: str, d: dt.date) -> None:
+    def __init__(self, root: Path | str, folder: str, d: dt.date, first_part: int = 0) -> None:
         self.base = Path(root) / folder
         self.name = f"date={d:%Y-%m-%d}"
         self.version = uuid.uuid4().hex[:12]
         self.tmp = self.base / f".{self.name}.tmp-{os.getpid()}-{self.version}"
         self.published = False
         self.parts: list[Path] = []
+        #: the number of the first part: the slices of one file number theirs apart (see :meth:`seal`)
+        self.first_part = first_part
 
     def __enter__(self) -> "PartitionBuild":
         try:
@@ -91,7 +93,7 @@ class PartitionBuild:
 
     def part_path(self) -> Path:
         """The path of the next part (numbered in write order)."""
-        path = self.tmp / f"part-{len(self.parts):05d}-{self.version}.parquet"
+        path = self.tmp / f"part-{self.first_part + len(self.parts):05d}-{self.version}.parquet"
         self.parts.append(path)
         return path
 
@@ -107,6 +109,34 @@ class PartitionBuild:
     def discard(self) -> None:
         """Remove the hidden folder and everything in it."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def seal(self) -> tuple[str, ...]:
+        """Keep the parts, durable, in the hidden folder without publishing them: the parts of one slice of a
+        file, which :meth:`adopt` gathers with the other slices' into the build that publishes the day."""
+        if not self.parts:  # nothing of this slice to join (every row refused or filtered out)
+            self.discard()
+            self.published = True
+            return ()
+        try:
+            shutil.rmtree(self.tmp / "_scratch", ignore_errors=True)
+            for part in self.parts:
+                fsync_path(part)
+        except OSError as exc:
+            raise (storage_error(exc, self.target, "write a partition") or exc) from None
+        self.published = True  # kept for the parent's join; a run that dies first leaves them to clean_temp
+        return tuple(str(p) for p in self.parts)
+
+    def adopt(self, parts: "list[str]") -> None:
+        """Move sealed parts (of this partition's slices, on the same file system) into this build."""
+        try:
+            for part in map(Path, parts):
+                dest = self.tmp / part.name
+                os.rename(part, dest)
+                self.parts.append(dest)
+        except OSError as exc:
+            raise (storage_error(exc, self.target, "replace a partition") or exc) from None
+        for folder in {Path(p).parent for p in parts}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def publish(self, use_exchange: bool = True) -> None:
         """Make the parts the partition, replacing the old folder whole. ``use_exchange=False`` takes the

@@ -74,8 +74,10 @@ class ObjectPartitionBuild(PartitionBuild):
     each closes (so the local disk holds one part at a time), and the version becomes the partition
     only when the parent commits its pointer. Scratch files and cleanup on leaving are the local build's."""
 
-    def __init__(self, store: ObjectStore, folder: str, d: dt.date, version: str) -> None:  # noqa: D107
+    def __init__(self, store: ObjectStore, folder: str, d: dt.date, version: str,  # noqa: D107
+                 first_part: int = 0) -> None:
         self.store, self.folder, self.date, self.version = store, folder, d, version
+        self.first_part = first_part
         self.tmp = Path(tempfile.mkdtemp(prefix=f"flatload-{folder.replace('/', '-')}-{d:%Y%m%d}-"))
         self.parts: list[Path] = []
         self.keys: list[str] = []
@@ -97,7 +99,7 @@ class ObjectPartitionBuild(PartitionBuild):
 
     def part_closed(self, path: Path) -> None:
         """Upload a finished part and free its local room."""
-        key = part_key(self.store, self.folder, self.date, self.version, self.parts.index(path))
+        key = part_key(self.store, self.folder, self.date, self.version, self.first_part + self.parts.index(path))
         self.store.upload(path, key)
         self.keys.append(key)
         path.unlink(missing_ok=True)
@@ -115,3 +117,9 @@ class ObjectPartitionBuild(PartitionBuild):
         """The parts are all uploaded; the version waits for its pointer (committed by the parent)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.published = True
+
+    def seal(self) -> tuple[str, ...]:
+        """A slice's parts are uploaded into the day's version (numbered apart from the other slices'): the
+        keys, which the parent's join needs only to remove them if the day fails."""
+        self.publish()
+        return tuple(self.keys)
