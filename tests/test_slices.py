@@ -3,7 +3,6 @@ rows, rejects, ledger and failures as a whole-file load, on the process pool, wi
 Dask cluster with the partitions on object storage; the slicing itself as Hypothesis properties."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from hypothesis import given
@@ -18,32 +17,16 @@ from flatload.engine.slicing import shares
 from tests.helpers import object_store as objs
 from tests.helpers.store import journal_rows, query
 from tests.helpers.ticks import (DAY, edit_lines, expected_rows, hidden_entries, in_slices, large_day,
-                                 mirror_settings, part_files, set_field, small_day, view_rows)
+                                 mirror_settings, part_files, set_field, small_day, spread_bad_rows, view_rows)
 
 NAME = "stocks/trades"
 LEDGER = "SELECT key, dataset, trade_date, etag, size, rows, rejected, off_date, status, error FROM ledger ORDER BY key"
 
 
-def _corrupt(lines: list[str]) -> list[str]:
-    """Bad rows spread over the file (so over both slices' chunks), and one row of the day before."""
-    header = lines[0].split(",")
-    plain = [i for i, ln in enumerate(lines) if i and '"' not in ln]
-    picks = [plain[10], plain[len(plain) // 3], plain[len(plain) // 2], plain[2 * len(plain) // 3], plain[-5]]
-    a, b, c, d, e = picks
-    lines[a] = set_field(lines[a], "price", "abc", header)
-    lines[b] = set_field(lines[b], "size", "-5", header)
-    lines[c] = set_field(lines[c], "ticker", "", header)
-    off = int(lines[d].split(",")[header.index("sip_timestamp")]) - 86_400 * 10**9
-    lines[d] = set_field(lines[d], "sip_timestamp", str(off), header)
-    lines[e] = set_field(lines[e], "price", "", header)
-    _corrupt.lines = frozenset(i + 1 for i in picks)  # type: ignore[attr-defined]
-    return lines
-
-
 @pytest.mark.slow
 def test_a_tick_day_in_slices_equals_the_whole_file_load(tmp_path):
     path = large_day(tmp_path, NAME, 300_000)
-    edit_lines(path, _corrupt)
+    picked = frozenset(spread_bad_rows(path)[0])
     whole = mirror_settings(tmp_path)
     sliced = in_slices(mirror_settings(tmp_path).replace(data_dir=tmp_path / "sliced"), path)
 
@@ -51,7 +34,7 @@ def test_a_tick_day_in_slices_equals_the_whole_file_load(tmp_path):
     summary = load(DAY, DAY, sliced, datasets=NAME)
 
     assert (summary.exit_code, summary.done) == (0, [DAY]), summary.lines()
-    assert view_rows(sliced, NAME) == expected_rows(NAME, path, skip_lines=_corrupt.lines) == view_rows(whole, NAME)
+    assert view_rows(sliced, NAME) == expected_rows(NAME, path, skip_lines=picked) == view_rows(whole, NAME)
     rejects = "SELECT key, line, reason FROM rejects ORDER BY line"
     assert query(sliced, rejects) == query(whole, rejects) and len(query(sliced, rejects)) == 5
     assert query(sliced, LEDGER) == query(whole, LEDGER)

@@ -18,7 +18,7 @@ from tests.helpers.duckdb_cli import cli_query
 from tests.helpers.store import query, s3_client
 from tests.helpers.ticks import (DAY, as_previous_release, bytes_read, cli_instants, csv_instants, edit_lines,
                                  expected_rows, expected_view_instants, large_day, mirror_settings, part_files,
-                                 partition_bytes, polars_instants, pyarrow_instants, small_day, utc_adjusted,
+                                 partition_bytes, polars_instants, pyarrow_instants, small_day, spread_bad_rows, utc_adjusted,
                                  view_instants, view_query, view_rows)
 from flatload.store.store import Store
 
@@ -72,36 +72,12 @@ def test_a_family_name_means_its_aggregates_and_tick_data_loads_only_when_named(
         "options/minute_aggs", "options/day_aggs", "stocks/quotes"]
 
 
-def _set(line: str, column: str, value: str, header: list[str]) -> str:
-    fields = line.split(",") if '"' not in line else None
-    assert fields is not None and len(fields) == len(header), line  # an unquoted line: plain split is exact
-    fields[header.index(column)] = value
-    return ",".join(fields)
-
-
 @pytest.mark.slow
 def test_rejects_are_named_by_line_across_chunks_and_off_date_rows_are_kept_out(tmp_path):
     name = "stocks/trades"
     path = large_day(tmp_path, name, 420_000)
-    off_ns = None
-
-    def corrupt(lines: list[str]) -> list[str]:
-        nonlocal off_ns
-        header = lines[0].split(",")
-        plain = [i for i, ln in enumerate(lines) if i and '"' not in ln]
-        picks = [plain[10], plain[len(plain) // 3], plain[len(plain) // 2], plain[2 * len(plain) // 3], plain[-5]]
-        a, b, c, d, e = picks
-        lines[a] = _set(lines[a], "price", "abc", header)
-        lines[b] = _set(lines[b], "size", "-5", header)
-        lines[c] = _set(lines[c], "ticker", "", header)
-        off_ns = int(lines[d].split(",")[header.index("sip_timestamp")]) - 86_400 * 10**9
-        lines[d] = _set(lines[d], "sip_timestamp", str(off_ns), header)
-        lines[e] = _set(lines[e], "price", "", header)
-        corrupt.lines = [i + 1 for i in picks]  # 1-based file lines
-        return lines
-
-    edit_lines(path, corrupt)
-    a, b, c, d, e = corrupt.lines
+    picked, off_ns = spread_bad_rows(path)
+    a, b, c, d, e = picked
     settings = mirror_settings(tmp_path)
     summary = _load(settings, name)
     assert (summary.exit_code, summary.done) == (0, [DAY]), summary.lines()
@@ -109,7 +85,7 @@ def test_rejects_are_named_by_line_across_chunks_and_off_date_rows_are_kept_out(
         (a, "non-numeric price"), (b, "negative size"), (c, "blank ticker"),
         (d, f"sip_timestamp not on {DAY} (New York): {off_ns}"), (e, "missing price or volume")]
     assert query(settings, "SELECT rejected, off_date FROM ledger") == [(4 + 1, 1)]
-    assert view_rows(settings, name) == expected_rows(name, path, skip_lines=frozenset(corrupt.lines))
+    assert view_rows(settings, name) == expected_rows(name, path, skip_lines=frozenset(picked))
 
 
 @pytest.mark.slow

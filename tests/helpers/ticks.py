@@ -237,3 +237,26 @@ def hidden_entries(settings: Settings) -> list[str]:
     """Hidden folders and files under the parquet root (builds, slices and temp files left behind)."""
     root = Store.of(settings).parquet_root
     return sorted(str(p.relative_to(root)) for p in root.rglob(".*")) if root.exists() else []
+
+
+def spread_bad_rows(path: Path) -> tuple[list[int], int]:
+    """Five bad rows spread over a trades file (so over its chunks): a non-numeric price, a negative size, a
+    blank ticker, a row of the day before, a missing price. Their 1-based file lines, and that row's time."""
+    out: dict[str, object] = {}
+
+    def corrupt(lines: list[str]) -> list[str]:
+        header = lines[0].split(",")
+        plain = [i for i, ln in enumerate(lines) if i and '"' not in ln]
+        picks = [plain[10], plain[len(plain) // 3], plain[len(plain) // 2], plain[2 * len(plain) // 3], plain[-5]]
+        a, b, c, d, e = picks
+        lines[a] = set_field(lines[a], "price", "abc", header)
+        lines[b] = set_field(lines[b], "size", "-5", header)
+        lines[c] = set_field(lines[c], "ticker", "", header)
+        off = int(lines[d].split(",")[header.index("sip_timestamp")]) - 86_400 * 10**9
+        lines[d] = set_field(lines[d], "sip_timestamp", str(off), header)
+        lines[e] = set_field(lines[e], "price", "", header)
+        out.update(lines=[i + 1 for i in picks], off=off)
+        return lines
+
+    edit_lines(path, corrupt)
+    return out["lines"], out["off"]  # type: ignore[return-value]
