@@ -4,6 +4,8 @@ and by DuckDB 1.5 with httpfs."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -164,3 +166,23 @@ def test_a_store_on_local_disk_refuses_a_store_url_that_would_hide_its_partition
     assert refused.value.one_line() == (f"{Store.of(settings).db_path}: this journal's partitions are in the local "
                                         "parquet/ folder (drop --store, or use another --data-dir)")
     assert objs.keys(remote) == []
+
+
+def test_temp_folders_of_a_worker_killed_mid_upload_are_swept_and_a_live_ones_kept(tmp_path):
+    # a real process that has exited (its pid is free) and one still running, as a killed and a live worker
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead_dir = tmp_path / f"flatload-build-{gone.stdout.strip()}-stocks-trades-20240311-abc"
+        live_dir = tmp_path / f"flatload-build-{live.pid}-stocks-trades-20240311-def"
+        other = tmp_path / "flatload-something-else"
+        for folder in (dead_dir, live_dir, other):
+            folder.mkdir()
+            (folder / "part-00000.parquet").write_bytes(b"half a part")
+
+        assert versions.sweep_orphans(tmp_path, force=True) == 1
+
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_dir.name, other.name])
+    finally:
+        live.kill()
+        live.wait()

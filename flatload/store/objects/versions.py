@@ -9,6 +9,7 @@ versions. Superseded versions are removed once the commit is durable, and swept 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import tempfile
@@ -69,6 +70,37 @@ def sweep(store: ObjectStore, current: dict[tuple[str, dt.date], str], records: 
     return store.delete(stale)
 
 
+#: the local temp folders of builds: ``flatload-build-<pid>-<folder>-<date>-<random>``
+_TEMP_MARK = "flatload-build-"
+_swept = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
+
+
+def sweep_orphans(root: Path | None = None, force: bool = False) -> int:
+    """Remove the local temp folders of builds whose process is gone (a worker killed mid-upload); once per
+    process unless ``force``. Folders of live processes are left alone (a pid reused since: kept, harmless)."""
+    global _swept
+    if _swept and not force:
+        return 0
+    _swept = True
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{_TEMP_MARK}*"):
+        pid = folder.name[len(_TEMP_MARK):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 class ObjectPartitionBuild(PartitionBuild):
     """A tick partition written as one version: parts are written to a local temp folder, uploaded as
     each closes (so the local disk holds one part at a time), and the version becomes the partition
@@ -78,7 +110,8 @@ class ObjectPartitionBuild(PartitionBuild):
                  first_part: int = 0) -> None:
         self.store, self.folder, self.date, self.version = store, folder, d, version
         self.first_part = first_part
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"flatload-{folder.replace('/', '-')}-{d:%Y%m%d}-"))
+        sweep_orphans()
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP_MARK}{os.getpid()}-{folder.replace('/', '-')}-{d:%Y%m%d}-"))
         self.parts: list[Path] = []
         self.keys: list[str] = []
         self.published = False
