@@ -3,6 +3,10 @@ rows, rejects, ledger and failures as a whole-file load, on the process pool, wi
 Dask cluster with the partitions on object storage; the slicing itself as Hypothesis properties."""
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 
 import pytest
 from hypothesis import given
@@ -15,7 +19,9 @@ from flatload.settings import Settings, cores
 from flatload.tasks.model import FileTask, Task
 from flatload.engine.slicing import shares
 from tests.helpers import object_store as objs
-from tests.helpers.store import journal_rows, query
+from tests.helpers.dask_cluster import dask_processes
+from tests.helpers.s3_proxy import S3FaultProxy
+from tests.helpers.store import journal_rows, query, s3_client
 from tests.helpers.ticks import (DAY, edit_lines, expected_rows, hidden_entries, in_slices, large_day,
                                  mirror_settings, part_files, set_field, small_day, spread_bad_rows, view_rows)
 
@@ -114,6 +120,40 @@ def test_slices_on_a_dask_cluster_write_one_version_on_object_storage(tmp_path, 
     parts = [k.rsplit("/", 1)[1] for k in objs.keys(s) if f"version={version}/" in k]
     assert "part-00000.parquet" in parts and "part-100000.parquet" in parts
     assert not list((tmp_path / "data").rglob("*.parquet"))
+
+
+@pytest.mark.slow
+def test_a_dask_worker_killed_holding_a_slice_costs_a_retry_of_that_slice(settings, s3_endpoint, bucket, tmp_path):
+    files = sample.generate([DAY], n_tickers=40, names=NAME)
+    sample.upload(s3_client(s3_endpoint), bucket, files)
+    [(key, data)] = files.items()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_first_download(method: str, path: str) -> None:
+        if method == "GET" and path.endswith("/" + key) and not held.is_set():
+            held.set()
+            release.wait(60)
+
+    out = []
+    with dask_processes(tmp_path) as dask, S3FaultProxy(s3_endpoint) as proxy:
+        proxy.on_request = hold_first_download
+        s = settings.replace(endpoint_url=proxy.url, cluster=dask.address, slice_bytes=len(data) // 2)
+        run = threading.Thread(target=lambda: out.append(load(DAY, DAY, s, datasets=NAME)))
+        run.start()
+        assert held.wait(60)
+        victim = dask.last_busy_worker_pid()  # the one whose slice is held: the rest of the day is done
+        os.kill(victim, signal.SIGKILL)
+        release.set()
+        run.join(120)
+
+    [summary] = out
+    assert (summary.exit_code, summary.done, summary.failed) == (0, [DAY], [])
+    assert proxy.count(key) >= 3  # each slice fetched the file, and the killed one's slice once more
+    path = tmp_path / "file.csv.gz"
+    path.write_bytes(data)
+    assert view_rows(s, NAME) == expected_rows(NAME, path)
+    assert sorted({int(p.name.split("-")[1]) // 100_000 for p in part_files(s, NAME)}) == [0, 1]
+    assert hidden_entries(s) == []
 
 
 def _task(size: int) -> Task:

@@ -27,6 +27,20 @@ class DaskProcesses:
         with Client(self.address, timeout=10) as client:
             return {addr: int(pid) for addr, pid in client.run(os.getpid).items()}
 
+    def last_busy_worker_pid(self, timeout: float = 30.0) -> int:
+        """The pid of the worker running the only task left running (the others finished)."""
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        with Client(self.address, timeout=10) as client:
+            while time.monotonic() < deadline:
+                busy = {addr: keys for addr, keys in client.processing().items() if keys}
+                if len(busy) == 1 and len(next(iter(busy.values()))) == 1:
+                    [addr] = busy
+                    return int(client.run(os.getpid, workers=[addr])[addr])
+                time.sleep(0.05)
+        raise AssertionError("the workers never came down to one task")
+
     def busy_worker_pid(self, timeout: float = 30.0) -> int:
         """The pid of a worker that is running a task right now."""
         from distributed import Client
