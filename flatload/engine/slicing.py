@@ -92,12 +92,12 @@ class _Joining:
 def submit_day(pool: Executor, store: Store, task: Task, slots: int, slice_bytes: int) -> tuple[Future, int]:
     """Submit one day: as one job, or (a large tick file and several workers) as its slices and the rest of
     the day. The day's future, and how many workers its jobs keep busy."""
-    from ..tasks import slices
     from ..tasks.aggs import process_task  # Polars and the parser: not needed by a run with nothing to load
 
     plan = shares(task, slots, slice_bytes)
     if not plan:
         return pool.submit(process_task, task), 1
+    from ..tasks import slices  # Arrow's writer and the streaming reader: only sliced tick days need them
     day: Future = Future()
     day.set_running_or_notify_cancel()
     joining = _Joining(store, task, plan, day)
