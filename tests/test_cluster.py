@@ -20,7 +20,7 @@ from flatload.store.store import Store
 from tests.helpers import oracle
 from tests.helpers.dask_cluster import dask_processes
 from tests.helpers.days import DST_SPRING
-from tests.helpers.faults import parquet_files
+from tests.helpers.faults import FirstDownloadHeld, parquet_files
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import journal_rows, upload_days
 
@@ -68,23 +68,17 @@ def test_a_local_cluster_loads_what_the_process_pool_loads(settings, s3_endpoint
 def test_a_worker_killed_mid_day_costs_a_retry_on_another_worker(settings, s3_endpoint, bucket, tmp_path):
     files = upload_days(s3_endpoint, bucket, [D1], n_tickers=20)
     key = oracle.minute_key(D1)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_first_download(method: str, path: str) -> None:
-        if method == "GET" and path.endswith("/" + key) and not held.is_set():
-            held.set()
-            release.wait(60)
-
+    hold = FirstDownloadHeld(key)
     out = []
     with dask_processes(tmp_path) as dask, S3FaultProxy(s3_endpoint) as proxy:
-        proxy.on_request = hold_first_download
+        proxy.on_request = hold
         s = settings.replace(endpoint_url=proxy.url, cluster=dask.address)
         run = threading.Thread(target=lambda: out.append(load(D1, D1, s)))
         run.start()
-        assert held.wait(60)
+        assert hold.held.wait(60)
         victim = dask.busy_worker_pid()
         os.kill(victim, signal.SIGKILL)
-        release.set()
+        hold.release()
         run.join(120)
         survivors = dask.worker_pids()
 

@@ -20,6 +20,7 @@ from flatload.tasks.model import FileTask, Task
 from flatload.engine.slicing import shares
 from tests.helpers import object_store as objs
 from tests.helpers.dask_cluster import dask_processes
+from tests.helpers.faults import FirstDownloadHeld
 from tests.helpers.s3_proxy import S3FaultProxy
 from tests.helpers.store import journal_rows, query, s3_client
 from tests.helpers.ticks import (DAY, edit_lines, expected_rows, hidden_entries, in_slices, large_day,
@@ -127,23 +128,17 @@ def test_a_dask_worker_killed_holding_a_slice_costs_a_retry_of_that_slice(settin
     files = sample.generate([DAY], n_tickers=40, names=NAME)
     sample.upload(s3_client(s3_endpoint), bucket, files)
     [(key, data)] = files.items()
-    held, release = threading.Event(), threading.Event()
-
-    def hold_first_download(method: str, path: str) -> None:
-        if method == "GET" and path.endswith("/" + key) and not held.is_set():
-            held.set()
-            release.wait(60)
-
+    hold = FirstDownloadHeld(key)
     out = []
     with dask_processes(tmp_path) as dask, S3FaultProxy(s3_endpoint) as proxy:
-        proxy.on_request = hold_first_download
+        proxy.on_request = hold
         s = settings.replace(endpoint_url=proxy.url, cluster=dask.address, slice_bytes=len(data) // 2)
         run = threading.Thread(target=lambda: out.append(load(DAY, DAY, s, datasets=NAME)))
         run.start()
-        assert held.wait(60)
+        assert hold.held.wait(60)
         victim = dask.last_busy_worker_pid()  # the one whose slice is held: the rest of the day is done
         os.kill(victim, signal.SIGKILL)
-        release.set()
+        hold.release()
         run.join(120)
 
     [summary] = out

@@ -157,3 +157,21 @@ class JournalTakenOnFirstFetch:
         """End the holder process."""
         for cm in self._held:
             cm.__exit__(None, None, None)
+
+
+class FirstDownloadHeld:
+    """An S3FaultProxy ``on_request`` hook: the first GET of ``key`` waits (at most a minute) until
+    :meth:`release`; :attr:`held` is set once it waits. The worker downloading it can then be killed."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.held, self._release = threading.Event(), threading.Event()
+
+    def __call__(self, method: str, path: str) -> None:
+        if method == "GET" and path.endswith("/" + self.key) and not self.held.is_set():
+            self.held.set()
+            self._release.wait(60)
+
+    def release(self) -> None:
+        """Let the held download go on."""
+        self._release.set()
