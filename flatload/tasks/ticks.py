@@ -179,25 +179,25 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
     StorageError; the partition is then left as it was.
     """
     load = TickLoad()
-    chunk_bytes = share.chunk_bytes if share is not None else CHUNK_BYTES
-    first_part = share.first_part if share is not None else 0
-    with _local_file(ctx, f) as path, CsvStream(path, f.key, chunk_bytes) as stream, \
-            ctx.store.build_partition(ds.name, task.date, task.version, first_part) as build:
+    whole = share is None  # the whole file is one share that this call publishes itself
+    part = share or Share(f.dataset, 0, 1, CHUNK_BYTES)
+    with _local_file(ctx, f) as path, CsvStream(path, f.key, part.chunk_bytes) as stream, \
+            ctx.store.build_partition(ds.name, task.date, task.version, part.first_part) as build:
         load.nbytes = path.stat().st_size
         load.warnings.extend(check_header(stream.header, ds, f.key))
         schema = stored_schema(stream.header, ds)
         out = BackgroundWriter(ClusteredWriter(PartWriter(build, *_encodings(ds, schema)), build.scratch(),
-                                               bucket_count(load.nbytes // (share.count if share else 1))))
+                                               bucket_count(load.nbytes // part.count)))
         day = _Day(ds, task.bounds, stream.header, out, keep, load)
         try:
             for n, chunk in enumerate(stream):
-                if share is None or share.owns(n):
+                if part.owns(n):
                     day.add(chunk)
             day.finish()
-            if share is None:  # a slice's join counts the listed rejects of all slices
+            if whole:  # a slice's join counts the listed rejects and decides about the date of all slices
                 load.warnings.extend(unlisted_note(load.rejected, load.rejects.height))
-            if share is None and day.good == 0 and load.off_date > 0 and day.off_sample is not None:
-                raise wrong_date(day.off_sample, ds, task.date, f.key)
+                if day.good == 0 and load.off_date > 0 and day.off_sample is not None:
+                    raise wrong_date(day.off_sample, ds, task.date, f.key)
             load.rows = out.finish()
         except BaseException:
             out.abort()
@@ -206,7 +206,7 @@ def load_tick_file(ctx: WorkerContext, task: Task, f: FileTask, ds: Dataset,
         if not load.in_order:
             load.warnings.append(f"{f.key}: not ordered by ticker: its rows were clustered through spill files "
                                  "on disk (slower than a sorted file)")
-        if share is None:
+        if whole:
             build.publish()
         else:
             load.sealed = build.seal()
