@@ -37,13 +37,16 @@ def _view_rows(settings, ds) -> list[tuple]:
 
 def _expected_rows(ds, files: dict[str, bytes]) -> list[tuple]:
     out = []
-    types = csv_reading.python_types(ds) if ds.streamed else None
+    types = csv_reading.python_types(ds) if ds.streamed or ds.date_column else None
     for key, gz in files.items():
         d = dt.date.fromisoformat(key.rsplit("/", 1)[-1][:10])
         for r in csv_reading.rows(gz, types):
             time = r[ds.time_column]
-            assert csv_reading.local_date(time, ds.calendar.tz.key) == d  # rows of their own day
-            values = [r[c.name] for c in ds.columns if c.role not in ("ticker", "time")]
+            # rows of their own day: by their date column where there is one (a futures session starts the
+            # evening before), else by the calendar date of their time
+            own = r[ds.date_column] if ds.date_column else csv_reading.local_date(time, ds.calendar.tz.key)
+            assert own == d
+            values = [r.get(c.name) for c in ds.columns if c.role not in ("ticker", "time")]
             derived = list(csv_reading.option_contract(r["ticker"])) if ds.derived_columns else []
             out.append((r["ticker"], d, time, *values, *derived))
     return sorted(out, key=csv_reading.null_last)

@@ -18,7 +18,7 @@ from flatload.analysis.timeframes import (
     resolve_session,
     segments,
     session_segments,
-    utc_segments,
+    day_segments,
 )
 from flatload.calendar import EveryDayUTC, XnysCalendar
 from flatload.errors import ConfigError
@@ -86,7 +86,7 @@ def test_weeks_start_at_their_first_session_in_range():
 
 
 def test_utc_days():
-    segs = utc_segments(dt.date(2024, 3, 9), dt.date(2024, 3, 11))  # Saturday..Monday: Sunday ends the ISO week
+    segs = day_segments(EveryDayUTC(), dt.date(2024, 3, 9), dt.date(2024, 3, 11))  # Saturday..Monday: Sunday ends the ISO week
     assert segs["seg_end"].to_list() == [s + 1440 * NS_PER_MIN for s in segs["seg_start"]]
     assert segs["week_start"].to_list() == [segs["seg_start"][0]] * 2 + [segs["seg_start"][2]]
 

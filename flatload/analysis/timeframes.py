@@ -2,7 +2,8 @@
 
 A *segment* is one contiguous window of one day: ``regular`` is ``[open, close)``, ``extended``
 two segments (pre-market ``[04:00, open)`` and after-hours ``[close, close + 4 h)``), ``all``
-``[04:00, close + 4 h)``; crypto and forex have no sessions, a segment is a UTC day. Intraday
+``[04:00, close + 4 h)``; crypto and forex have no sessions, a segment is a UTC day (futures: the session
+from 16:00 Chicago the day before). Intraday
 bars start on a grid anchored at their segment's start and end at the segment's end at the
 latest (the last bar of a session may be short). A ``1d`` bar is one session (all its segments),
 a ``1w`` bar the sessions of one ISO week. Times are UTC nanoseconds; the calendar decides
@@ -103,13 +104,14 @@ def session_segments(bounds: list[calendar.SessionBounds], session: str) -> pl.D
     return _labelled(rows) if rows else pl.DataFrame(schema=SEGMENT_SCHEMA)
 
 
-def utc_segments(start: dt.date, end: dt.date) -> pl.DataFrame:
-    """One segment per UTC day in ``[start, end]``: the 24-hour markets."""
+def day_segments(cal: DayCalendar, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """One segment per day in ``[start, end]``, its window in ``cal``: a UTC day for the 24-hour markets, a
+    futures session from the evening before. Every calendar day has one, since minutes join them by trade date
+    and a file the calendar does not expect (a holiday's) still has its day."""
     rows = []
     for i in range((end - start).days + 1):
-        d = start + dt.timedelta(days=i)
-        lo = calendar.midnight_ns(d, calendar.UTC)
-        rows.append((d, lo, lo + 1440 * NS_PER_MIN))
+        b = cal.bounds(start + dt.timedelta(days=i))
+        rows.append((b.date, b.day_start, b.day_end))
     return _labelled(rows) if rows else pl.DataFrame(schema=SEGMENT_SCHEMA)
 
 
@@ -119,7 +121,7 @@ def segments(cal: DayCalendar, start: dt.date, end: dt.date, session: str) -> pl
         return pl.DataFrame(schema=SEGMENT_SCHEMA)
     if has_sessions(cal):
         return session_segments(calendar.session_table(start, end), session)
-    return utc_segments(start, end)
+    return day_segments(cal, start, end)
 
 
 def bucket_expr(ts: pl.Expr, every: Every) -> pl.Expr:

@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from ..errors import ConfigError
 from .aggregates import aggregate_datasets
 from .derived import JOURNAL, DerivedTable, derived_tables
+from .futures import futures_datasets
 from .model import Column, Dataset, Family
 from .ticks import tick_datasets
 
 __all__ = ["Column", "Dataset", "Family", "REGISTRY", "DERIVED", "DerivedTable", "JOURNAL", "get", "resolve",
            "names", "derived_for", "DEFAULT_SPEC"]
 
-REGISTRY: dict[str, Dataset] = {d.name: d for d in [*aggregate_datasets(), *tick_datasets()]}
+REGISTRY: dict[str, Dataset] = {d.name: d for d in [*aggregate_datasets(), *futures_datasets(), *tick_datasets()]}
 #: the tables derived from datasets, by name (their partition folder)
 DERIVED: dict[str, DerivedTable] = {t.name: t for t in derived_tables()}
 DEFAULT_SPEC = "stocks"

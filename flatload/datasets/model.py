@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 #: the roles a column plays in validation: a ticker must not be blank, a time must fall in the file's
 #: day, prices must be present and non-negative (low <= high), volumes and counts non-negative;
 #: a timestamp is another instant in integer ns (stored as a timestamp, not checked against the
-#: day), a code an integer identifier (exchange, tape) only checked to parse
-ROLES = ("ticker", "time", "price", "volume", "count", "text", "timestamp", "code")
+#: day), a code an integer identifier (exchange, tape) only checked to parse; a date the row's trading
+#: date as YYYY-MM-DD (futures' ``session_end_date``): where a dataset has one, it decides the row's day,
+#: not the calendar date of its time (a futures session starts the evening before)
+ROLES = ("ticker", "time", "price", "volume", "count", "text", "timestamp", "code", "date")
 #: the roles whose integer nanoseconds are stored as timestamps (ns)
 INSTANT_ROLES = ("time", "timestamp")
 #: the stored type of a UTC timestamp in nanoseconds (an instant column's type in an aggregates partition)
@@ -50,6 +52,8 @@ class Column:
     dtype: str
     role: str
     required: bool = True
+    #: a price or volume that may be below zero (futures spreads and butterflies trade at negative prices)
+    signed: bool = False
 
     @property
     def whole(self) -> bool:
@@ -64,6 +68,8 @@ class Column:
             return polars_type("Int64")
         if self.role == "volume":
             return polars_type("Float64")
+        if self.role == "date":
+            return polars_type("Date")
         return polars_type(self.dtype)
 
 
@@ -137,6 +143,11 @@ class Dataset:
     @property
     def time_column(self) -> str:
         return next(c.name for c in self.columns if c.role == "time")
+
+    @property
+    def date_column(self) -> str | None:
+        """The column holding each row's trading date (futures' ``session_end_date``), or None: the time decides."""
+        return next((c.name for c in self.columns if c.role == "date"), None)
 
     @property
     def instant_columns(self) -> list[str]:

@@ -1,6 +1,6 @@
 """Synthetic flat files, shaped like the vendor's, for the demo, the tests and the benchmark.
 
-One generator per family (``stocks``, ``markets``; trades and quotes in ``ticks``); :func:`generate`
+One generator per family (``stocks``, ``markets``, ``futures``; trades and quotes in ``ticks``); :func:`generate`
 writes the files of any registered datasets for a list of days, in the bucket's key layout, and
 :func:`write_ticks` one large tick file chunk by chunk (the benchmark's 10-20 M rows). A dataset added
 to the registry needs its family here too: the contract tests generate every entry.
@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import datasets
-from . import markets, ticks
+from . import futures, markets, ticks
 from .stocks import CSV_COLUMNS, SPECIAL_TICKERS, SampleDay, sample_day
 
 from .ticks import tick_chunks, ticks_day, write_ticks
@@ -52,6 +52,8 @@ GENERATORS: dict[str, Callable[..., dict[str, pl.DataFrame]]] = {
     "indices": lambda d, n, seed, **_: markets.indices_day(d, seed),
     "crypto": lambda d, n, seed, **_: markets.crypto_day(d, seed),
     "forex": lambda d, n, seed, **_: markets.forex_day(d, seed),
+    **{name: (lambda d, n, seed, _family=name, **_: futures.futures_day(_family, d, seed))
+       for name in futures.CONTRACTS},
 }
 
 
@@ -95,9 +97,10 @@ def generate(dates: Iterable[dt.date], n_tickers: int = 40, seed: int = 0, names
                 continue
             kinds = {ds.kind for ds in wanted if ds.family.name == name}
             frames = family_day(name, d, n_tickers, seed, kinds=kinds, **kwargs)
-            for ds in wanted:
-                if ds.family.name == name:
-                    files[ds.key(d)] = to_csv_gz(frames[ds.kind].select(ds.csv_columns), level)
+            for ds in wanted:  # a generator makes no frame for a day its market is closed (futures on Good Friday)
+                if ds.family.name == name and ds.kind in frames:
+                    frame = frames[ds.kind]  # optional columns a kind lacks (session aggs: exchange) stay out
+                    files[ds.key(d)] = to_csv_gz(frame.select(c for c in ds.csv_columns if c in frame.columns), level)
     return files
 
 

@@ -172,12 +172,16 @@ def lenient_cast(text: pl.DataFrame, header: list[str], dataset: Dataset,
         if col.role in ("ticker", "text"):
             casts.append(pl.col(col.name))
             continue
-        cast = pl.col(col.name).str.strip_chars().cast(col.read_dtype, strict=False)
+        text_value = pl.col(col.name).str.strip_chars()
+        # Polars 2 casts no text to dates: a date is parsed, strictly ISO
+        cast = (text_value.str.to_date("%Y-%m-%d", strict=False) if col.role == "date"
+                else text_value.cast(col.read_dtype, strict=False))
         casts.append(cast)
         if col.required:
             reasons.append(pl.when(pl.col(col.name).is_null()).then(pl.lit(f"missing {col.name}")))
+        what = "not a date (YYYY-MM-DD)" if col.role == "date" else "non-numeric"
         reasons.append(pl.when(pl.col(col.name).is_not_null() & cast.is_null())
-                       .then(pl.lit(f"non-numeric {col.name}")))
+                       .then(pl.lit(f"{what} {col.name}")))
     known = {c.name for c in dataset.columns}
     extra = [pl.col(c) for c in header if keep_extra and c not in known]
     out = text.select(pl.col("_line"), *casts, *extra, pl.coalesce(reasons).alias("_reason"))
@@ -197,17 +201,34 @@ def row_checks(frame: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBoun
     required = [pl.col(c.name).is_null() for c in present if c.required and c.role in ("price", "volume")]
     if required:
         checks.append(pl.when(pl.any_horizontal(required)).then(pl.lit("missing price or volume")))
-    if prices:
-        checks.append(pl.when(pl.any_horizontal(pl.col(p) < 0 for p in prices)).then(pl.lit("negative price")))
+    unsigned = [c.name for c in present if c.role == "price" and not c.signed]
+    if unsigned:
+        checks.append(pl.when(pl.any_horizontal(pl.col(p) < 0 for p in unsigned)).then(pl.lit("negative price")))
     for c in present:
-        if c.role in ("volume", "count"):
+        if c.role in ("volume", "count") and not c.signed:
             checks.append(pl.when(pl.col(c.name) < 0).then(pl.lit(f"negative {c.name}")))
         if c.role == "volume" and c.whole:
             checks.append(pl.when(pl.col(c.name) != pl.col(c.name).round()).then(pl.lit(f"fractional {c.name}")))
     if {"low", "high"} <= set(prices):
         checks.append(pl.when(pl.col("low") > pl.col("high")).then(pl.lit("low above high")))
-    checks.append(pl.when((ts < b.day_start) | (ts >= b.day_end)).then(pl.lit("off_date")))
-    return checks
+    return checks + _day_checks(dataset, ts, b)
+
+
+#: how far before its session's end a row dated by its date column may start: a sanity bound only
+_DATED_SLACK_NS = 7 * 86_400 * 10**9
+
+
+def _day_checks(dataset: Dataset, ts: pl.Expr, b: DayBounds | SessionBounds) -> list[pl.Expr]:
+    """Whether a row is of the file's day: its time within the day's window, or, where the dataset has a date
+    column (futures), that date; the time then only has to be within a week before the window's end, because
+    a session that absorbs a holiday's trading starts before the window the calendar expects."""
+    date = dataset.date_column
+    if date is None:
+        return [pl.when((ts < b.day_start) | (ts >= b.day_end)).then(pl.lit("off_date"))]
+    return [pl.when(pl.col(date).is_null()).then(pl.lit(f"missing {date}")),
+            pl.when(pl.col(date) != pl.lit(b.date, pl.Date)).then(pl.lit("off_date")),
+            pl.when((ts < b.day_end - _DATED_SLACK_NS) | (ts >= b.day_end)).then(
+                pl.lit(f"{dataset.time_column} outside the week before the end of the session of {b.date}"))]
 
 
 def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, dataset: Dataset,
@@ -221,7 +242,7 @@ def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, data
     good = checked.filter(pl.col("_reason").is_null()).drop("_reason")
     off = refused.filter(pl.col("_reason") == "off_date")
     if good.height == 0 and off.height > 0:
-        raise wrong_date(off[dataset.time_column][0], dataset, b.date, key)
+        raise wrong_date(off[dataset.date_column or dataset.time_column][0], dataset, b.date, key)
     parts = [reject_lines(refused, dataset, b)]
     if bad_lines is not None and bad_lines.height:
         parts.append(bad_lines)
@@ -236,15 +257,19 @@ def validate(frame: pl.DataFrame, bad_lines: pl.DataFrame | None, key: str, data
 
 def reject_lines(refused: pl.DataFrame, dataset: Dataset, b: DayBounds | SessionBounds) -> pl.DataFrame:
     """``line, reason`` of rows refused by :func:`row_checks` (their ``_reason``), off-date rows with their time."""
-    ts = pl.col(dataset.time_column)
-    return refused.select(line=pl.col("_line"), reason=pl.when(pl.col("_reason") == "off_date").then(
-        pl.lit(f"{dataset.time_column} not on {b.date} ({dataset.calendar.zone}): ") + ts.cast(pl.String))
-        .otherwise(pl.col("_reason")))
+    if dataset.date_column is not None:
+        off = pl.lit(f"{dataset.date_column} is not {b.date}: ") + pl.col(dataset.date_column).cast(pl.String)
+    else:
+        off = (pl.lit(f"{dataset.time_column} not on {b.date} ({dataset.calendar.zone}): ")
+               + pl.col(dataset.time_column).cast(pl.String))
+    return refused.select(line=pl.col("_line"), reason=pl.when(pl.col("_reason") == "off_date").then(off)
+                          .otherwise(pl.col("_reason")))
 
 
-def wrong_date(ns: int, dataset: Dataset, d: dt.date, key: str) -> WrongDate:
-    """The error for a file none of whose rows is dated ``d`` (``ns``: the time of one of them)."""
-    other = dt.datetime.fromtimestamp(ns / 1e9, dataset.calendar.tz).date()
+def wrong_date(when: int | dt.date, dataset: Dataset, d: dt.date, key: str) -> WrongDate:
+    """The error for a file none of whose rows is dated ``d`` (``when``: the time in ns, or the date column's
+    value, of one of them)."""
+    other = when if isinstance(when, dt.date) else dt.datetime.fromtimestamp(when / 1e9, dataset.calendar.tz).date()
     return WrongDate(f"every row is dated {other} ({dataset.calendar.zone}), not {d}; refusing to load it as {d}",
                      key=key, hint="a known vendor defect; skip this day or ask the vendor to regenerate it")
 
@@ -253,7 +278,10 @@ def _typed(frame: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
     """The stored types (a whole-number volume column as integers), columns in the dataset's order."""
     schema = dataset.partition_schema()
     casts = [pl.col(n).cast(t) for n, t in schema.items() if n in frame.columns and t != pl.Datetime("ns", "UTC")]
-    return frame.with_columns(casts).select([n for n in schema if n in frame.columns])
+    # an optional column a file lacks is stored as nulls: a view names every column, and one that no
+    # partition holds (futures session files have no exchange) could not be bound
+    absent = [pl.lit(None, t).alias(n) for n, t in schema.items() if n not in frame.columns]
+    return frame.with_columns(casts).with_columns(absent).select(list(schema))
 
 
 def validate_rows(frame: pl.DataFrame, key: str, dataset: Dataset, b: DayBounds | SessionBounds) -> Parsed:

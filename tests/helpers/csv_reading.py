@@ -54,7 +54,7 @@ def option_contract(ticker: str) -> tuple[str, dt.date, str, float]:
     return root, dt.date(2000 + int(yy), int(mm), int(dd)), "call" if cp == "C" else "put", int(strike) / 1000
 
 
-def python_types(ds) -> dict[str, type]:
+def python_types(ds) -> dict[str, object]:
     """How to read each column of a registry entry's CSV in plain Python, by the column's role."""
-    by_role = {"ticker": str, "text": str, "price": float, "volume": float}
+    by_role = {"ticker": str, "text": str, "price": float, "volume": float, "date": dt.date.fromisoformat}
     return {c.name: by_role.get(c.role, int) for c in ds.columns}
