@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "refresh_corporate_actions", "sync",
+__all__ = ["load", "refresh", "load_pairs", "bars", "load_corporate_actions", "refresh_corporate_actions",
+           "load_tickers", "refresh_tickers", "sync",
            "Settings", "LoadSummary", "SyncSummary"]
 
 
@@ -27,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from .analysis import corporate_actions
 
         return getattr(corporate_actions, name)
+    if name in ("load_tickers", "refresh_tickers"):
+        from .analysis import tickers
+
+        return getattr(tickers, name)
     if name == "Settings":
         from .settings import Settings
 

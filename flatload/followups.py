@@ -41,6 +41,14 @@ def after_load(summary: LoadSummary, settings: Settings, *, corporate_actions: b
                 out.lines.append(result.line())
         except FlatloadError as err:  # the day's load stands; the next refresh tries again
             out.warnings.append(f"corporate actions not refreshed: {err.one_line()}")
+        from .analysis.tickers import refresh_tickers
+
+        try:
+            reference = refresh_tickers(settings)
+            if reference is not None:
+                out.lines.append(reference.line())
+        except FlatloadError as err:
+            out.warnings.append(f"ticker reference not refreshed: {err.one_line()}")
     if settings.sync_to:
         from .sync import sync as run_sync
 

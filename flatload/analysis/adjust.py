@@ -29,6 +29,7 @@ import polars as pl
 from .. import calendar
 from ..errors import ConfigError
 from ..store.database.ledger import scope_covers
+from .minutes import Name
 from .sql import frame
 
 ADJUST = ("none", "splits", "all")
@@ -100,38 +101,54 @@ def apply_factors(minutes: pl.DataFrame, factors: pl.DataFrame) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def _check_loaded(con: duckdb.DuckDBPyConnection, symbol: str) -> None:
+def _check_loaded(con: duckdb.DuckDBPyConnection, names: Sequence[Name]) -> None:
     rows = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
-    if not rows or not scope_covers(rows[0][0], frozenset([symbol])):
-        raise ConfigError(f"no corporate actions loaded for {symbol!r}: adjusted prices would be wrong",
-                          hint=f"run flatload corporate-actions --symbols {symbol}, "
+    missing = [t for t, _, _ in names if not rows or not scope_covers(rows[0][0], frozenset([t]))]
+    if missing:
+        listed = ",".join(dict.fromkeys(missing))
+        raise ConfigError(f"no corporate actions loaded for {listed!r}: adjusted prices would be wrong",
+                          hint=f"run flatload corporate-actions --symbols {listed}, "
                                "or without --symbols for every symbol")
 
 
-def _dividends(con: duckdb.DuckDBPyConnection, symbol: str) -> pl.DataFrame:
+def _of_names(names: Sequence[Name], column: str, date_column: str, slack: int = 0) -> tuple[str, list[object]]:
+    """A WHERE clause keeping the rows of a company's names, each on its dates (``slack`` days past a name's last
+    date: an event on the day of a rename may carry either name)."""
+    sql = " OR ".join(f"({column} = ? AND {date_column} BETWEEN ? AND ?)" for _ in names) or "FALSE"
+    params: list[object] = []
+    for t, lo, hi in names:
+        params += [t, lo or dt.date.min, (hi + dt.timedelta(days=slack)) if hi else dt.date.max]
+    return f"({sql})", params
+
+
+def _dividends(con: duckdb.DuckDBPyConnection, names: Sequence[Name]) -> pl.DataFrame:
+    who, params = _of_names(names, "ticker", "ex_dividend_date", slack=1)
     divs = frame(con, "SELECT DISTINCT ex_dividend_date, cash_amount, currency FROM dividends "
-                      "WHERE ticker = ? AND cash_amount > 0 ORDER BY ex_dividend_date", [symbol])
+                      f"WHERE {who} AND cash_amount > 0 ORDER BY ex_dividend_date", params)
     prev = [(calendar.previous_sessions(d, 1) or [None])[0] for d in divs["ex_dividend_date"]]
     divs = divs.with_columns(prev_date=pl.Series(prev, dtype=pl.Date))
-    closes = frame(con, "SELECT trade_date AS prev_date, close_price AS prev_close FROM journal "
-                        "WHERE symbol = ?", [symbol])
+    who, params = _of_names(names, "symbol", "trade_date")
+    closes = frame(con, f"SELECT trade_date AS prev_date, close_price AS prev_close FROM journal WHERE {who}", params)
     divs = divs.join(closes, on="prev_date", how="left")
     return divs.with_columns(factor=dividend_event_factors(divs))
 
 
-def load_factors(con: duckdb.DuckDBPyConnection, symbol: str, dates: Sequence[dt.date], adjust: str,
-                 today: dt.date | None = None) -> pl.DataFrame:
-    """The factors of ``symbol`` for ``dates`` from the store's splits, dividends and journal."""
+def load_factors(con: duckdb.DuckDBPyConnection, symbol: str | Sequence[Name], dates: Sequence[dt.date],
+                 adjust: str, today: dt.date | None = None) -> pl.DataFrame:
+    """The factors of ``symbol`` (a ticker, or a company's names: see :func:`.minutes.read_minutes`) for
+    ``dates`` from the store's splits, dividends and journal."""
     if adjust not in ADJUST:
         raise ConfigError(f"--adjust {adjust!r} is not an adjustment", hint="use none, splits or all")
     if adjust == "none":
         return factor_table(dates, adjust, pl.DataFrame(), pl.DataFrame(), dt.date.min, None)
-    _check_loaded(con, symbol)
-    splits = frame(con, "SELECT execution_date, split_from, split_to FROM splits WHERE ticker = ?", [symbol])
+    names: Sequence[Name] = [(symbol, None, None)] if isinstance(symbol, str) else symbol
+    _check_loaded(con, names)
+    who, params = _of_names(names, "ticker", "execution_date", slack=1)
+    splits = frame(con, f"SELECT execution_date, split_from, split_to FROM splits WHERE {who}", params)
     dividends = pl.DataFrame(schema={"ex_dividend_date": pl.Date(), "factor": pl.Float64()})
     anchor = None
     if adjust == "all":
-        dividends = _dividends(con, symbol)
+        dividends = _dividends(con, names)
         anchor = con.execute("SELECT max(trade_date) FROM day_status WHERE dataset IN "
                              "('stocks/minute_aggs', 'stocks/day_aggs') AND status IN ('flatfile', 'rest', 'suspect')"
                              ).fetchall()[0][0]

@@ -20,7 +20,9 @@ from ..datasets import Dataset
 from ..errors import ConfigError
 from ..settings import Settings
 from . import adjust as adj
+from . import identity
 from . import indicators as ind
+from .identity import Company
 from .minutes import MINUTE_SCHEMA, no_bars, read_minutes, require_view
 from .sql import reader
 from .timeframes import Every, bucket_expr, parse_every, resolve_session, segments
@@ -112,11 +114,15 @@ def _day_file_cut(ds: Dataset, days: pl.DataFrame, start: dt.date, end: dt.date)
             .sort("bucket").with_columns(requested=pl.col("trade_date") >= start))
 
 
-def _finish(frame: pl.DataFrame, symbol: str, zone: ZoneInfo) -> pl.DataFrame:
+def _finish(frame: pl.DataFrame, symbol: str, zone: ZoneInfo, company: Company | None = None) -> pl.DataFrame:
     start = pl.from_epoch(pl.col("bucket"), time_unit="ns").dt.replace_time_zone("UTC").dt.convert_time_zone(zone.key)
     extra = [c for c in frame.columns if c not in RESAMPLED_SCHEMA and c != "requested"]
+    named = []
+    if company is not None:  # the ticker each bar traded under (its first session's)
+        on = {d: company.ticker_on(d) for d in frame["trade_date"].unique()}
+        named = [pl.col("trade_date").replace_strict(on, return_dtype=pl.String, default=None).alias("traded_as")]
     return frame.select(pl.lit(symbol, pl.String).alias("symbol"), start.alias("window_start"),
-                        *BAR_COLUMNS[2:], *extra)
+                        *BAR_COLUMNS[2:], *named, *extra)
 
 
 def _date(value: dt.date | str, name: str) -> dt.date:
@@ -132,7 +138,7 @@ def _date(value: dt.date | str, name: str) -> dt.date:
 
 def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m", session: str | None = None,
          adjust: str = "none", indicators: str | Sequence[str] | None = None, dataset: str = "stocks",
-         settings: Settings | None = None, day_source: str = "minutes") -> pl.DataFrame:
+         settings: Settings | None = None, day_source: str = "minutes", follow_renames: bool = False) -> pl.DataFrame:
     """``symbol``'s bars from ``start`` to ``end`` (trade dates, inclusive) out of the store's minute bars.
 
     ``start``/``end``: dates, or ISO text. ``every``: ``<n>m``, ``<n>h``, ``1d`` or ``1w``. ``session``: ``regular`` (default where there are
@@ -147,6 +153,12 @@ def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m
     minutes, so close is the last minute's close and volume the session's minutes' sum; ``day-file``
     takes the vendor's day aggregates as they are (the journal's close_price and day_volume: the
     official close, the whole day's volume), with no VWAP.
+
+    ``follow_renames``: ``symbol`` is the company that traded under it within the range (the latest, when
+    the ticker was recycled), followed across its renames by the store's ticker reference (``flatload
+    tickers``): its bars under each of its tickers on that ticker's dates, adjusted by the corporate actions
+    of each name, labelled with its current ticker and a ``traded_as`` column. Another company that used
+    one of its tickers is never mixed in.
     """
     ds = minute_dataset(dataset)
     if day_source not in DAY_SOURCES:
@@ -175,17 +187,19 @@ def bars(symbol: str, start: dt.date | str, end: dt.date | str, every: str = "1m
     source = ds_day if day_source == "day-file" else ds
     with reader(settings) as con:
         require_view(con, source)
-        minutes = read_minutes(con, source, symbol, None if wanted else start, end)
+        firm = identity.company(con, symbol, start, end) if follow_renames else None
+        who = [(s.ticker, s.first, s.last) for s in firm.spans] if firm is not None else symbol
+        minutes = read_minutes(con, source, who, None if wanted else start, end)
         if minutes.filter(pl.col("trade_date") >= start).height == 0:
             raise no_bars(con, source, symbol, start, end)
-        factors = adj.load_factors(con, symbol, minutes["trade_date"].unique().to_list(), adjust)
+        factors = adj.load_factors(con, who, minutes["trade_date"].unique().to_list(), adjust)
     adjusted = adj.apply_factors(minutes, factors)
     if day_source == "day-file":
         cut = _day_file_cut(ds, adjusted, start, end)
     else:
         cut = _cut(ds, adjusted, start, end, session, width)
     cut = ind.compute(cut, wanted)
-    return _finish(cut.filter(pl.col("requested")), symbol, ds.calendar.tz)
+    return _finish(cut.filter(pl.col("requested")), firm.ticker if firm else symbol, ds.calendar.tz, firm)
 
 
 __all__ = ["bars", "resample", "BAR_COLUMNS", "MINUTE_SCHEMA", "minute_dataset"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import duckdb
 import polars as pl
@@ -30,19 +31,27 @@ def require_view(con: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
                           hint=f"load them first: flatload load --dataset {ds.name} --start DATE --end DATE")
 
 
-def read_minutes(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str, start: dt.date | None,
-                 end: dt.date) -> pl.DataFrame:
-    """``symbol``'s minute bars with trade dates in ``[start, end]`` (``start`` None: from the first), by time.
+#: a ticker and the trade dates it is read on (inclusive; None: open): one name of a company
+Name = tuple[str, "dt.date | None", "dt.date | None"]
 
-    ``ts`` is the window start in UTC nanoseconds.
+
+def read_minutes(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str | Sequence[Name], start: dt.date | None,
+                 end: dt.date) -> pl.DataFrame:
+    """The minute bars of ``symbol`` with trade dates in ``[start, end]`` (``start`` None: from the first), by time.
+
+    ``symbol``: a ticker, or a company's names (each ticker on its dates: a company followed across its
+    renames, never another company that used one of its tickers). ``ts`` is the window start in UTC ns.
     """
     volume = "CAST(volume AS DOUBLE)" if ds.column("volume") is not None else "CAST(NULL AS DOUBLE)"
     transactions = "transactions" if ds.column("transactions") is not None else "CAST(NULL AS BIGINT)"
     lower = "AND trade_date >= ?" if start is not None else ""
+    names: Sequence[Name] = [(symbol, None, None)] if isinstance(symbol, str) else symbol
+    who = " OR ".join("(ticker = ? AND trade_date BETWEEN ? AND ?)" for _ in names) or "FALSE"
     sql = (f"SELECT trade_date, epoch_ns(CAST(window_start AS TIMESTAMPTZ)) AS ts, open, high, low, close, "
            f"{volume} AS volume, CAST({transactions} AS BIGINT) AS transactions FROM {ds.view} "
-           f"WHERE ticker = ? AND trade_date <= ? {lower} ORDER BY window_start")
-    params: list[object] = [symbol, end] + ([start] if start is not None else [])
+           f"WHERE ({who}) AND trade_date <= ? {lower} ORDER BY window_start")
+    params: list[object] = [v for t, lo, hi in names for v in (t, lo or dt.date.min, hi or dt.date.max)]
+    params += [end] + ([start] if start is not None else [])
     return frame(con, sql, params).cast(MINUTE_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,8 @@ from ..config.table import flag_help
 from .options import parse_date, settings_from, store_options, symbols_filter_file_option, symbols_from
 
 FORMATS = ["table", "csv", "json", "parquet"]
-FAMILIES = ["stocks", "options", "indices", "crypto", "forex"]
+FAMILIES = ["stocks", "options", "indices", "crypto", "forex", "futures_cme", "futures_cbot", "futures_comex",
+            "futures_nymex"]
 lock_option = click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
                            help=flag_help("lock_timeout", "Seconds to wait while a load commits"))
 
@@ -84,6 +85,9 @@ def _format(fmt: str | None, out: Path | None) -> str:
 @click.option("--day-source", type=click.Choice(["minutes", "day-file"]), default="minutes", show_default=True,
               help="1d bars from the session's minute bars, or the vendor's day file (official close, the whole "
                    "day's volume: the journal's values)")
+@click.option("--follow-renames", is_flag=True,
+              help="SYMBOL is a company: its bars under every ticker it had (FB, then META), never another "
+                   "company's that reused one (needs flatload tickers)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format [table on a terminal, else csv; with --out, the file's suffix]")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -93,8 +97,8 @@ def _format(fmt: str | None, out: Path | None) -> str:
 @click.option("--verbose", "-v", is_flag=True, help="Tracebacks on errors")
 @handle_errors
 def bars(symbol: str, start: dt.date, end: dt.date | None, every: str, session: str | None, adjust: str,
-         indicators: str | None, dataset: str, day_source: str, fmt: str | None, out: Path | None, verbose: bool,
-         **opts: Any) -> None:
+         indicators: str | None, dataset: str, day_source: str, follow_renames: bool, fmt: str | None,
+         out: Path | None, verbose: bool, **opts: Any) -> None:
     """Bars of SYMBOL at any timeframe from the loaded minute bars.
 
     \b
@@ -113,7 +117,8 @@ def bars(symbol: str, start: dt.date, end: dt.date | None, every: str, session: 
     fmt = _format(fmt, out)
     settings = settings_from(**opts)
     frame = make_bars(symbol, start, end or start, every=every, session=session, adjust=adjust,
-                      indicators=indicators, dataset=dataset, settings=settings, day_source=day_source)
+                      indicators=indicators, dataset=dataset, settings=settings, day_source=day_source,
+                      follow_renames=follow_renames)
     if every == "1d":  # the two sources differ by design (close, volume): say which one this is
         click.echo("note: 1d bars from the vendor's day file" if day_source == "day-file" else
                    f"note: 1d bars from the {session or 'default'} session's minute bars (--day-source day-file for "

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from . import analysis, config, load, reports, serve, sync
+from . import analysis, config, identity, load, reports, serve, sync
 from .options import config_option
 
 
@@ -27,7 +27,7 @@ def cli(config: Path | None) -> None:
 
 
 for command in (load.load, load.refresh, load.demo, reports.status, reports.gaps, reports.datasets, analysis.sql,
-                analysis.bars, analysis.corporate_actions,
+                analysis.bars, analysis.corporate_actions, identity.tickers, identity.universe,
                 sync.sync, serve.serve, config.config):
     cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""The Massive/Polygon REST API: aggregates in the flat-file schema, and splits and dividends.
+"""The Massive/Polygon REST API: aggregates in the flat-file schema, splits and dividends, the ticker reference.
 
 Aggregates fill a flat file that is missing or incomplete; splits and dividends feed the
 analyst layer's adjustment (``flatload corporate-actions``). Every endpoint pages with
@@ -52,6 +52,11 @@ DIVIDENDS_PATH = "/stocks/v1/dividends"
 REFERENCE_LIMIT = 5000
 #: tickers per ``ticker.any_of`` request
 TICKER_BATCH = 100
+#: the ticker reference (active and, with ``active=false``, delisted tickers) and its page limit
+TICKERS_PATH = "/v3/reference/tickers"
+TICKERS_LIMIT = 1000
+#: one share class's ticker changes (experimental, one call per id: no bulk endpoint)
+EVENTS_PATH = "/vX/reference/tickers/{id}/events"
 
 
 def api_key_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -201,6 +206,21 @@ class RestClient:
                 out.extend(r for r in body.get("results") or [] if isinstance(r, dict))
         return out
 
+    def tickers(self, market: str = "stocks", active: bool = True) -> list[dict[str, Any]]:
+        """Every ticker of ``market`` from ``/v3/reference/tickers``, active or delisted, every page."""
+        query = {"market": market, "active": "true" if active else "false", "limit": str(TICKERS_LIMIT),
+                 "sort": "ticker", "order": "asc"}
+        return [r for body in self._pages(TICKERS_PATH, query) for r in body.get("results") or []
+                if isinstance(r, dict)]
+
+    def ticker_events(self, identifier: str) -> dict[str, Any] | None:
+        """The ticker changes of the asset ``identifier`` (a composite FIGI names one company; a ticker names
+        whoever holds it now): the API's ``results`` object, or None when the API knows no such asset."""
+        path = EVENTS_PATH.format(id=quote(identifier, safe=""))
+        body = self._get_json(self.base_url + path, {"types": "ticker_change"}, missing_ok=True)
+        results = body.get("results") if body else None
+        return results if isinstance(results, dict) else None
+
     def minute_aggs_many(self, tickers: Iterable[str], d: datetime.date) -> dict[str, pl.DataFrame]:
         """:meth:`minute_aggs` for several tickers on at most ``max_concurrency`` threads."""
         unique = list(dict.fromkeys(tickers))
@@ -236,8 +256,9 @@ class RestClient:
         parts = urlsplit(next_url)
         return self._origin + parts.path + (f"?{parts.query}" if parts.query else "")
 
-    def _get_json(self, url: str, fields: dict[str, str] | None) -> dict[str, Any]:
-        """GET ``url`` (plus query ``fields``) and return the JSON body, retrying null results."""
+    def _get_json(self, url: str, fields: dict[str, str] | None, missing_ok: bool = False) -> dict[str, Any]:
+        """GET ``url`` (plus query ``fields``) and return the JSON body, retrying null results (``missing_ok``:
+        a 404 is an empty body, for endpoints where it means "no such asset")."""
         path = urlsplit(url).path
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_NullResults),
@@ -248,12 +269,12 @@ class RestClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_once, url, fields)
+            return retrying(self._get_once, url, fields, missing_ok)
         except _NullResults as exc:
             raise FetchError(f"REST kept answering 200 with no results ({exc}) after "
                              f"{NULL_RESULT_ATTEMPTS} attempts", key=path) from None
 
-    def _get_once(self, url: str, fields: dict[str, str] | None) -> dict[str, Any]:
+    def _get_once(self, url: str, fields: dict[str, str] | None, missing_ok: bool = False) -> dict[str, Any]:
         """One logical GET (urllib3 retries inside); maps failures to flatload errors."""
         path = urlsplit(url).path  # errors name the path only: never the query or headers
         if self._spacer is not None:
@@ -279,6 +300,8 @@ class RestClient:
         if status in RETRY_STATUSES:
             raise FetchError(f"REST still HTTP {status} after {self.max_retries} retries", key=path,
                              hint="try again later or lower rpm")
+        if status == 404 and missing_ok:
+            return {}
         if status == 404:
             raise TerminalError("REST endpoint not found (HTTP 404)", key=path,
                                 hint="check the REST base URL")

@@ -6,7 +6,10 @@ pagination through an absolute ``next_url`` carrying only an opaque ``cursor`` (
 real API it does not repeat ``adjusted`` or any key), a genuinely empty answer that omits
 ``results``, and scripted faults (429, 5xx, 200-with-null-results, 403, dropped sockets).
 It also serves ``/stocks/v1/splits`` and ``/stocks/v1/dividends`` (rows as given, filtered by
-``ticker``, ``ticker.any_of`` and the date field's ``.gt/.gte/.lt/.lte``, sorted, paged).
+``ticker``, ``ticker.any_of`` and the date field's ``.gt/.gte/.lt/.lte``, sorted, paged), the ticker
+reference ``/v3/reference/tickers`` (filtered by ``market`` and ``active``, sorted by ticker, paged) and
+``/vX/reference/tickers/{id}/events`` (by composite FIGI as given, or by a ticker: its current holder's;
+404 for an unknown id).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import polars as pl
 NY = ZoneInfo("America/New_York")
 GROUPED = "/v2/aggs/grouped/locale/us/market/stocks/"
 TICKER = "/v2/aggs/ticker/"
+TICKERS = "/v3/reference/tickers"
 #: the corporate-action endpoints and the date field each filters and sorts on
 REFERENCE = {"/stocks/v1/splits": "execution_date", "/stocks/v1/dividends": "ex_dividend_date"}
 _RANGE_OPS = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b,
@@ -78,6 +82,8 @@ class FakeRest:
         self._day: list[dict[str, Any]] = _rows(day)
         self._reference: dict[str, list[dict[str, Any]]] = {"/stocks/v1/splits": list(splits or []),
                                                              "/stocks/v1/dividends": list(dividends or [])}
+        self._tickers: list[dict[str, Any]] = []
+        self._events: dict[str, dict[str, Any]] = {}
         self._faults: list[tuple[str, list[Fault]]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -123,6 +129,18 @@ class FakeRest:
         """A copy of the rows ``path`` (/stocks/v1/splits or /stocks/v1/dividends) serves."""
         with self._lock:
             return [dict(r) for r in self._reference[path]]
+
+    def set_tickers(self, rows: list[dict[str, Any]]) -> None:
+        """Serve these reference rows (the API's fields: ticker, active, composite_figi, ...) from now on."""
+        with self._lock:
+            self._tickers = [dict(r) for r in rows]
+
+    def set_events(self, figi: str, name: str, changes: list[tuple[str, str]]) -> None:
+        """Serve ``(date, ticker)`` ticker changes as the events of the asset ``figi`` (newest first, as the API)."""
+        events = [{"type": "ticker_change", "date": d, "ticker_change": {"ticker": t}}
+                  for d, t in sorted(changes, reverse=True)]
+        with self._lock:
+            self._events[figi] = {"name": name, "composite_figi": figi, "events": events}
 
     def script(self, path_prefix: str, responses: list[Fault]) -> None:
         """Queue faults for requests whose path starts with ``path_prefix`` (raw, as sent)."""
@@ -196,6 +214,13 @@ class FakeRest:
                 return 200, body
             if path in REFERENCE:
                 return 200, self._reference_page(path, query, rid)
+            if path == TICKERS:
+                return 200, self._tickers_page(path, query, rid)
+            if path.startswith("/vX/reference/tickers/") and path.endswith("/events") and len(parts) == 6:
+                found = self._asset_events(parts[4])
+                if found is None:
+                    return 404, {"status": "NOT_FOUND", "request_id": rid, "message": "Ticker not found."}
+                return 200, {"status": "OK", "request_id": rid, "results": found}
         except (ValueError, KeyError) as exc:
             return 400, {"status": "ERROR", "request_id": rid, "error": f"bad request: {exc}"}
         return 404, {"status": "NOT_FOUND", "request_id": rid, "message": "route not found"}
@@ -234,6 +259,37 @@ class FakeRest:
             cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
             body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
         return body
+
+    def _tickers_page(self, path: str, query: dict[str, str], rid: str) -> dict[str, Any]:
+        """One page of the ticker reference; the cursor carries the filters, as the real next_url does."""
+        if "cursor" in query:
+            state = json.loads(base64.urlsafe_b64decode(query["cursor"]))
+        else:
+            limit = int(query.get("limit", 100))
+            if not 1 <= limit <= 1000:
+                raise ValueError(f"limit {limit} out of 1..1000")
+            state = {"offset": 0, "limit": limit, "market": query.get("market"),
+                     "active": query.get("active", "true") != "false"}
+        with self._lock:
+            rows = [dict(r) for r in self._tickers if r.get("active", True) == state["active"]
+                    and (state["market"] is None or r.get("market") == state["market"])]
+        rows.sort(key=lambda r: (r["ticker"], str(r.get("delisted_utc"))))
+        size, off = min(state["limit"], self.page_size), state["offset"]
+        body: dict[str, Any] = {"status": "OK", "request_id": rid, "count": len(rows[off:off + size]),
+                                "results": rows[off:off + size]}
+        if off + size < len(rows):
+            cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
+            body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
+        return body
+
+    def _asset_events(self, identifier: str) -> dict[str, Any] | None:
+        """The events of a composite FIGI, or of the active holder of a ticker (as the API answers a ticker)."""
+        with self._lock:
+            if identifier in self._events:
+                return self._events[identifier]
+            holder = next((r.get("composite_figi") for r in self._tickers
+                           if r["ticker"] == identifier and r.get("active", True)), None)
+            return self._events.get(holder) if holder else None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
