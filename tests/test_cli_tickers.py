@@ -60,8 +60,9 @@ def test_cli_tickers_universe_and_followed_bars(fake, tmp_path, s3_endpoint, buc
 def test_cli_tickers_errors(fake, tmp_path):
     data = str(tmp_path / "data")
     no_key = run("tickers", "--rest-url", fake.url, "--data-dir", data, key=None)
-    assert (no_key.exit_code, no_key.stderr) == (2, "Error: the ticker reference comes from the REST API and no API "
-                                                    "key is set (set MASSIVE_API_KEY or POLYGON_API_KEY)\n")
+    assert (no_key.exit_code, no_key.stderr) == (2, "Error: the ticker reference and its renames come from the REST "
+                                                    "API and no API key is set (set MASSIVE_API_KEY or "
+                                                    "POLYGON_API_KEY)\n")
     denied = run("tickers", "--rest-url", fake.url, "--data-dir", data, key="wrong")
     assert denied.exit_code == 1 and denied.stderr.startswith(
         "Error: /v3/reference/tickers: REST not entitled (HTTP 401)")

@@ -24,6 +24,7 @@ from ..store.database import db
 from ..store.files import fs
 from ..store.database.ledger import scope_text
 from .adjust import META_KEY, new_york_today
+from .sql import kept_scope
 from ..store.store import Store
 
 #: how far back ``refresh`` re-reads events (the vendor corrects recent ones)
@@ -108,14 +109,6 @@ def dividend_rows(results: Iterable[dict[str, Any]]) -> tuple[pl.DataFrame, int]
     return pl.DataFrame(rows, schema=DIVIDEND_SCHEMA).unique("id", keep="last", maintain_order=True), bad
 
 
-def _client(settings: Settings) -> RestClient:
-    if not settings.api_key:
-        raise ConfigError("corporate actions come from the REST API and no API key is set",
-                          hint="set MASSIVE_API_KEY or POLYGON_API_KEY")
-    return RestClient(settings.rest_url, settings.api_key, rpm=settings.rest_rpm,
-                      max_retries=settings.rest_max_retries, backoff_factor=settings.rest_backoff)
-
-
 def _replace(con: duckdb.DuckDBPyConnection, table: str, date_col: str, rows: pl.DataFrame,
              tickers: frozenset[str] | None, since: dt.date | None) -> None:
     """Rows of ``table`` in scope (``tickers``, dates from ``since``) become ``rows``."""
@@ -161,7 +154,7 @@ def _store(settings: Settings, splits: pl.DataFrame, dividends: pl.DataFrame, ti
 
 def _fetch(settings: Settings, tickers: frozenset[str] | None,
            since: dt.date | None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    with _client(settings) as client:
+    with RestClient.of(settings, "corporate actions") as client:
         names = sorted(tickers) if tickers is not None else None
         splits, bad_s = split_rows(client.splits(names, since))
         dividends, bad_d = dividend_rows(client.dividends(names, since))
@@ -184,16 +177,10 @@ def refresh_corporate_actions(settings: Settings, today: dt.date | None = None) 
     None when there is nothing to keep current: no API key, REST turned off, or corporate actions
     never loaded into this store (a first load of every symbol is ``flatload corporate-actions``).
     """
-    if not settings.api_key or not settings.use_rest or not Store.of(settings).db_path.exists():
+    held = kept_scope(settings, META_KEY)
+    if held is None:
         return None
-    con = Store.of(settings).reader()
-    try:
-        held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
-    finally:
-        con.close()
-    if not held:
-        return None
-    tickers = None if held[0][0] == "*" else frozenset(held[0][0].split(","))
+    tickers = None if held == "*" else frozenset(held.split(","))
     since = (today or new_york_today()) - dt.timedelta(days=REFRESH_DAYS)
     splits, dividends, bad = _fetch(settings, tickers, since)
     scope = _store(settings, splits, dividends, tickers, since)

@@ -31,6 +31,18 @@ def reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def kept_scope(settings: Settings, key: str) -> str | None:
+    """The scope (``'*'`` or comma-joined symbols) a REST-fed table was loaded for, as ``flatload_meta`` holds it
+    under ``key``; None when a refresh has nothing to keep current: no API key, REST off, no store yet, or
+    never loaded."""
+    store = Store.of(settings)
+    if not settings.api_key or not settings.use_rest or not store.db_path.exists():
+        return None
+    with reader(settings) as con:
+        held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [key]).fetchall()
+    return held[0][0] if held else None
+
+
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> pl.DataFrame:
     """The result of ``sql`` as a Polars frame; a DuckDB error becomes a one-line :class:`QueryError`."""
     try:

@@ -26,7 +26,7 @@ from ..store.database import db
 from ..store.database.ledger import scope_text
 from ..store.files import fs
 from ..store.store import Store
-from .sql import frame
+from .sql import frame, kept_scope
 
 #: the flatload_meta key holding the symbols whose ticker changes are loaded ('*': all)
 META_KEY = "tickers"
@@ -114,14 +114,6 @@ def event_rows(entity: str, results: dict[str, Any] | None) -> list[dict[str, An
     return out
 
 
-def _client(settings: Settings) -> RestClient:
-    if not settings.api_key:
-        raise ConfigError("the ticker reference comes from the REST API and no API key is set",
-                          hint="set MASSIVE_API_KEY or POLYGON_API_KEY")
-    return RestClient(settings.rest_url, settings.api_key, rpm=settings.rest_rpm,
-                      max_retries=settings.rest_max_retries, backoff_factor=settings.rest_backoff)
-
-
 def _to_check(tickers: pl.DataFrame, held: pl.DataFrame, symbols: frozenset[str] | None) -> pl.DataFrame:
     """The entities with a composite FIGI whose events to read: in scope, and new or changed since last read."""
     wanted = tickers.filter(pl.col("composite_figi").is_not_null())
@@ -198,7 +190,7 @@ def load_tickers(settings: Settings, symbols: Iterable[str] | None = None, marke
     if wanted is not None and not wanted:
         raise ConfigError("no symbols given", hint="pass --symbols A,B or leave it out for all share classes")
     store = Store.of(settings)
-    with _client(settings) as client:
+    with RestClient.of(settings, "the ticker reference and its renames") as client:
         tickers, bad = ticker_rows([*client.tickers(market, True), *client.tickers(market, False)], market)
         todo = _to_check(tickers, _held_checks(store), wanted) if events else tickers.clear().select(
             "entity", "composite_figi", "last_updated_utc")
@@ -212,14 +204,7 @@ def refresh_tickers(settings: Settings, market: str = "stocks") -> TickerReferen
 
     None when there is nothing to keep current: no API key, REST turned off, or tickers never loaded here.
     """
-    store = Store.of(settings)
-    if not settings.api_key or not settings.use_rest or not store.db_path.exists():
+    held = kept_scope(settings, META_KEY)
+    if held is None:
         return None
-    con = store.reader()
-    try:
-        held = con.execute("SELECT value FROM flatload_meta WHERE key = ?", [META_KEY]).fetchall()
-    finally:
-        con.close()
-    if not held:
-        return None
-    return load_tickers(settings, None if held[0][0] == "*" else held[0][0].split(","), market)
+    return load_tickers(settings, None if held == "*" else held.split(","), market)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import polars as pl
@@ -28,6 +28,9 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, Ne
 from urllib3.util.retry import Retry
 
 from ..errors import ConfigError, EndpointUnreachable, FetchError, NotEntitled, TerminalError
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,16 @@ class RestClient:
             num_pools=4, maxsize=self.max_concurrency, retries=retry,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
+
+    @classmethod
+    def of(cls, settings: "Settings", what: str) -> RestClient:
+        """A client with ``settings``' URL, key, pacing and retries; ConfigError naming ``what`` (the data it is
+        for) when no key is set."""
+        if not settings.api_key:
+            raise ConfigError(f"{what} come from the REST API and no API key is set",
+                              hint="set MASSIVE_API_KEY or POLYGON_API_KEY")
+        return cls(settings.rest_url, settings.api_key, rpm=settings.rest_rpm,
+                   max_retries=settings.rest_max_retries, backoff_factor=settings.rest_backoff)
 
     def __repr__(self) -> str:
         return f"RestClient(base_url={self.base_url!r}, api_key='***', rpm={self.rpm!r})"

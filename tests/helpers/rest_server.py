@@ -66,6 +66,17 @@ def _rows(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
     return out
 
 
+def _page_state(query: dict[str, str], max_limit: int, filters: Any) -> dict[str, Any]:
+    """A reference request's paging state: the cursor's (it carries the filters, as the real next_url does), or a
+    first page's with ``filters()``; ValueError for a limit outside ``1..max_limit``."""
+    if "cursor" in query:
+        return json.loads(base64.urlsafe_b64decode(query["cursor"]))
+    limit = int(query.get("limit", 100))
+    if not 1 <= limit <= max_limit:
+        raise ValueError(f"limit {limit} out of 1..{max_limit}")
+    return {"offset": 0, "limit": limit, **filters()}
+
+
 class FakeRest:
     """Serve grouped daily and minute aggregates on ``http://127.0.0.1:<port>``."""
 
@@ -228,13 +239,7 @@ class FakeRest:
     def _reference_page(self, path: str, query: dict[str, str], rid: str) -> dict[str, Any]:
         """One page of splits or dividends; the cursor carries the filters, as the real next_url does."""
         field_ = REFERENCE[path]
-        if "cursor" in query:
-            state = json.loads(base64.urlsafe_b64decode(query["cursor"]))
-        else:
-            limit = int(query.get("limit", 100))
-            if not 1 <= limit <= 5000:
-                raise ValueError(f"limit {limit} out of 1..5000")
-            state = {"offset": 0, "limit": limit, "filters": {k: v for k, v in query.items() if k != "limit"}}
+        state = _page_state(query, 5000, lambda: {"filters": {k: v for k, v in query.items() if k != "limit"}})
         filters = dict(state["filters"])
         sort = filters.pop("sort", f"{field_}.desc")
         tickers = set(filters.pop("ticker.any_of").split(",")) if "ticker.any_of" in filters else None
@@ -252,28 +257,10 @@ class FakeRest:
             rows = [r for r in rows if r.get(field_) is not None and test(r[field_], value)]
         column, _, direction = sort.partition(".")
         rows.sort(key=lambda r: (str(r.get(column)), str(r.get("id"))), reverse=direction == "desc")
-        size = min(state["limit"], self.page_size)
-        off = state["offset"]
-        body: dict[str, Any] = {"status": "OK", "request_id": rid, "results": rows[off:off + size]}
-        if off + size < len(rows):
-            cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
-            body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
-        return body
+        return self._page(path, rows, state, rid)
 
-    def _tickers_page(self, path: str, query: dict[str, str], rid: str) -> dict[str, Any]:
-        """One page of the ticker reference; the cursor carries the filters, as the real next_url does."""
-        if "cursor" in query:
-            state = json.loads(base64.urlsafe_b64decode(query["cursor"]))
-        else:
-            limit = int(query.get("limit", 100))
-            if not 1 <= limit <= 1000:
-                raise ValueError(f"limit {limit} out of 1..1000")
-            state = {"offset": 0, "limit": limit, "market": query.get("market"),
-                     "active": query.get("active", "true") != "false"}
-        with self._lock:
-            rows = [dict(r) for r in self._tickers if r.get("active", True) == state["active"]
-                    and (state["market"] is None or r.get("market") == state["market"])]
-        rows.sort(key=lambda r: (r["ticker"], str(r.get("delisted_utc"))))
+    def _page(self, path: str, rows: list[dict[str, Any]], state: dict[str, Any], rid: str) -> dict[str, Any]:
+        """The page of ``rows`` the cursor state points at, with a ``next_url`` while rows remain."""
         size, off = min(state["limit"], self.page_size), state["offset"]
         body: dict[str, Any] = {"status": "OK", "request_id": rid, "count": len(rows[off:off + size]),
                                 "results": rows[off:off + size]}
@@ -281,6 +268,16 @@ class FakeRest:
             cur = base64.urlsafe_b64encode(json.dumps(dict(state, offset=off + size)).encode())
             body["next_url"] = f"{self.next_base or self.url}{path}?cursor={cur.decode()}"
         return body
+
+    def _tickers_page(self, path: str, query: dict[str, str], rid: str) -> dict[str, Any]:
+        """One page of the ticker reference; the cursor carries the filters, as the real next_url does."""
+        state = _page_state(query, 1000, lambda: {"market": query.get("market"),
+                                                  "active": query.get("active", "true") != "false"})
+        with self._lock:
+            rows = [dict(r) for r in self._tickers if r.get("active", True) == state["active"]
+                    and (state["market"] is None or r.get("market") == state["market"])]
+        rows.sort(key=lambda r: (r["ticker"], str(r.get("delisted_utc"))))
+        return self._page(path, rows, state, rid)
 
     def _asset_events(self, identifier: str) -> dict[str, Any] | None:
         """The events of a composite FIGI, or of the active holder of a ticker (as the API answers a ticker)."""
