@@ -105,8 +105,12 @@ def test_the_journal_by_company_is_continuous_and_keeps_recycled_tickers_apart(l
     abc = {d: e for e, _, s, d in rows if s == "ABC"}
     assert abc == {ref.X_DELISTED: "SC_BBG_X", **{d: "SC_BBG_Y" for d in ref.DAYS if d >= ref.Y_LISTED}}
     # every journal row appears once: no span of two companies overlaps
-    counts = query("SELECT (SELECT count(*) FROM journal), (SELECT count(*) FROM journal_by_company)", loaded).row(0)
-    assert counts[0] == counts[1]
+    counts = query("SELECT (SELECT count(*) FROM journal), (SELECT count(*) FROM journal_by_company), "
+                   "(SELECT count(*) FROM journal_features)", loaded).row(0)
+    assert counts[0] == counts[1] == counts[2]
+    # Y's first session has no previous close: X's (03-08, the session before 03-11 is loaded) is another company's
+    prev = dict(query("SELECT trade_date, prev_close FROM journal_features WHERE symbol = 'ABC'", loaded).rows())
+    assert prev[ref.Y_LISTED] is None and prev[ref.DAYS[3]] is not None
 
 
 def test_a_past_universe_holds_the_delisted_and_the_old_names(loaded):

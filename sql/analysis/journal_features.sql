@@ -36,9 +36,11 @@ WITH loaded AS (
            lag(j.trade_date) OVER w                    AS prev_date,
            lag(j.close_price * a.split_factor) OVER w  AS prev_close_now,  -- in today's shares
            j.day_volume * a.volume_factor              AS volume_now
-    FROM journal j
+    -- per company as well as per ticker (journal_by_company): a recycled ticker's new company never takes
+    -- the old one's close as its previous close (without a ticker reference, each ticker is its company)
+    FROM journal_by_company j
     JOIN adjustment_factors a ON a.symbol = j.symbol AND a.trade_date = j.trade_date
-    WINDOW w AS (PARTITION BY j.symbol ORDER BY j.trade_date)
+    WINDOW w AS (PARTITION BY j.symbol, j.entity ORDER BY j.trade_date)
 ), linked AS (
     -- prev_ok: every session between the previous row and this one is in the store for this symbol
     -- (sessions strictly between = those loaded for all + those loaded for a scope naming it)
@@ -75,6 +77,6 @@ SELECT symbol, trade_date, pre_high, pre_low, open_price, hod, lod, close_price,
              AND avg(volume_now) OVER w20 > 0
             THEN volume_now / avg(volume_now) OVER w20 END              AS rvol_20
 FROM ranged
-WINDOW w14 AS (PARTITION BY symbol ORDER BY trade_date ROWS BETWEEN 13 PRECEDING AND CURRENT ROW),
-       w20 AS (PARTITION BY symbol ORDER BY trade_date ROWS BETWEEN 20 PRECEDING AND 1 PRECEDING),
-       w20_links AS (PARTITION BY symbol ORDER BY trade_date ROWS BETWEEN 19 PRECEDING AND CURRENT ROW);
+WINDOW w14 AS (PARTITION BY symbol, entity ORDER BY trade_date ROWS BETWEEN 13 PRECEDING AND CURRENT ROW),
+       w20 AS (PARTITION BY symbol, entity ORDER BY trade_date ROWS BETWEEN 20 PRECEDING AND 1 PRECEDING),
+       w20_links AS (PARTITION BY symbol, entity ORDER BY trade_date ROWS BETWEEN 19 PRECEDING AND CURRENT ROW);
