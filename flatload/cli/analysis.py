@@ -9,13 +9,14 @@ from typing import Any
 
 import click
 
+from ..datasets import REGISTRY
 from .exits import handle_errors
 from ..config.table import flag_help
 from .options import parse_date, settings_from, store_options, symbols_filter_file_option, symbols_from
 
 FORMATS = ["table", "csv", "json", "parquet"]
-FAMILIES = ["stocks", "options", "indices", "crypto", "forex", "futures_cme", "futures_cbot", "futures_comex",
-            "futures_nymex"]
+#: the families with minute bars, from the registry (a dataset added there is a --dataset choice at once)
+FAMILIES = list(dict.fromkeys(d.family.name for d in REGISTRY.values() if d.kind == "minute_aggs"))
 lock_option = click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
                            help=flag_help("lock_timeout", "Seconds to wait while a load commits"))
 
