@@ -87,6 +87,9 @@ class Committer:
     def batch(self, wait_lock: bool) -> Iterator[Batch]:
         """A batch of commits on one short connection (JournalLocked when the journal stays held)."""
         con = self.connect(wait_lock)
+        # a day's commit is a few thousand rows: DuckDB's thread pool would only take the cores of the workers
+        # parsing the next days
+        con.execute("SET threads = 1")
         with self.store.writing("commit to the journal"):
             try:
                 yield Batch(self, con)

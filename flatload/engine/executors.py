@@ -69,6 +69,9 @@ def _init_worker(settings: Settings, rest_rpm: int | None) -> None:
     _ignore_sigint()
     _exit_with_parent()
     _CTX = build_context(settings, rest_rpm)
+    # what a day's task runs on, imported now, while the parent fetches the first objects: otherwise the
+    # first day of each worker pays for Polars and the parser (a third of a second)
+    import flatload.tasks.aggs  # noqa: F401
     _ignore_sigint()
 
 

@@ -1,6 +1,9 @@
 """Where flat files come from: the vendor's S3 bucket, a local mirror, or (for missing days) the REST API."""
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 from ..settings import Settings
 from .source import ObjectInfo, Source
 
@@ -8,12 +11,24 @@ __all__ = ["ObjectInfo", "Source", "open_source"]
 
 
 def open_source(settings: Settings) -> Source:
-    """The mirror when configured, else the S3 bucket."""
+    """The mirror when configured, else the S3 bucket (one per process for the same bucket, endpoint and
+    credentials: a boto3 client takes a tenth of a second to build, and a run's listing, fetch stage and
+    inline worker share it; it is thread-safe)."""
     if settings.mirror is not None:
         from .mirror import MirrorSource
 
         return MirrorSource(settings.mirror)
+    creds = tuple(os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                              "AWS_PROFILE"))
+    return _s3_source(settings.bucket, settings.endpoint_url, settings.profile, settings.s3_max_attempts,
+                      settings.s3_part_size, settings.s3_connect_timeout, creds)
+
+
+@lru_cache(maxsize=8)
+def _s3_source(bucket: str, endpoint_url: str, profile: str | None, attempts: int, part_size: int,
+               connect_timeout: float, creds: tuple) -> Source:
     from .s3 import S3Source, make_client
 
-    return S3Source(make_client(settings), settings.bucket, settings.endpoint_url, settings.s3_max_attempts,
-                    part_size=settings.s3_part_size)
+    settings = Settings(bucket=bucket, endpoint_url=endpoint_url, profile=profile, s3_max_attempts=attempts,
+                        s3_part_size=part_size, s3_connect_timeout=connect_timeout)
+    return S3Source(make_client(settings), bucket, endpoint_url, attempts, part_size=part_size)

@@ -39,6 +39,12 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, rows: "pl.Da
     import polars as pl
 
     frame = rows.select(JOURNAL_COLUMNS).with_columns(source=pl.lit(source))
+    cols = ", ".join(JOURNAL_COLUMNS + ["source"])
+    if not con.execute("SELECT count(*) FROM journal WHERE trade_date = ?", [trade_date]).fetchall()[0][0]:
+        # a day's first load (the usual case): nothing to delete or compare, a plain insert is a third of the cost
+        with registered(con, "_day_rows", frame):
+            con.execute(f"INSERT INTO journal ({cols}, loaded_at) SELECT {cols}, ? FROM _day_rows", [_now()])
+        return
     with registered(con, "_day_rows", frame):
         params: list[object] = [trade_date]
         where_scope = ""
@@ -47,7 +53,6 @@ def upsert_day(con: duckdb.DuckDBPyConnection, trade_date: dt.date, rows: "pl.Da
             params.append(sorted(scope))
         con.execute(f"DELETE FROM journal WHERE trade_date = ? AND symbol NOT IN "
                     f"(SELECT symbol FROM _day_rows){where_scope}", params)
-        cols = ", ".join(JOURNAL_COLUMNS + ["source"])
         sets = ", ".join(f"{c} = excluded.{c}" for c in _VALUE_COLUMNS)
         old = ", ".join(f"journal.{c}" for c in _VALUE_COLUMNS)
         new = ", ".join(f"excluded.{c}" for c in _VALUE_COLUMNS)
