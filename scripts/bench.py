@@ -117,6 +117,8 @@ def _report(args, results: dict, days: int, rows: int) -> None:
         print(f"{label:<24} {link:<9} {r['seconds'] / days:>7.3f} {rows / r['seconds']:>11,.0f} "
               f"{r['seconds'] / ref['seconds']:>20.2f}x {r['cpu_seconds']:>7.1f} {r['others_cores']:>7.2f} "
               f"{rss:>34} {same:>13}")
+        if r.get("parent_cpu_seconds") is not None:  # the parent's own share: planning, fetching, committing
+            print(f"   parent CPU: {r['parent_cpu_seconds'] / days:.3f} s/day")
         if r.get("failed"):
             print(f"   failed days: {r['failed'][:3]}")
 

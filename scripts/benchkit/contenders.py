@@ -61,10 +61,14 @@ def child_flatload(cfg: dict) -> dict:
     clock = TimingReporter()
     kwargs = {} if cfg.get("before") else {"datasets": cfg["datasets"]}
     with ChildSampler() as sampler:
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = clock.t0 = time.perf_counter()
         summary = flatload.load(start, end, settings, clock, **kwargs)
         seconds = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    parent = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     return {"seconds": seconds, "days_done": len(summary.done), "failed": [f.line() for f in summary.failed],
+            "parent_cpu_seconds": parent,
             "rows": summary.rows, "completions": clock.done,
             "rss_self_vmhwm_kib": proc_status("self").get("VmHWM", 0),
             "rss_workers_vmhwm_kib": sampler.workers()}
