@@ -25,7 +25,7 @@ _CTX: Any = None  # the worker's WorkerContext
 
 def build_context(settings: Settings, rest_rpm: int | None = None):
     """The per-process state a worker needs (also used inline)."""
-    from ..fetch import open_source
+    from ..fetch import LazySource
     from ..store.store import Store
     from ..tasks.model import WorkerContext
 
@@ -38,7 +38,7 @@ def build_context(settings: Settings, rest_rpm: int | None = None):
 
         rest = RestClient(settings.rest_url, settings.api_key, rpm=rest_rpm, max_retries=settings.rest_max_retries,
                           backoff_factor=settings.rest_backoff, backoff_max=max(settings.rest_backoff * 60, 1.0))
-    return WorkerContext(source=open_source(settings), store=Store.of(settings), rest=rest,
+    return WorkerContext(source=LazySource(settings), store=Store.of(settings), rest=rest,  # type: ignore[arg-type]
                          rest_hint=hint)
 
 
