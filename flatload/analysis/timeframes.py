@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .. import calendar
-from ..calendar import DayCalendar, XnysCalendar
+from ..calendar import DayCalendar
 from ..errors import ConfigError
 
 NS_PER_MIN = 60_000_000_000
@@ -65,7 +65,7 @@ def parse_every(text: str) -> Every:
 
 def has_sessions(cal: DayCalendar) -> bool:
     """True for the NYSE families (stocks, options, indices); crypto and forex trade in UTC days."""
-    return isinstance(cal, XnysCalendar)
+    return cal.session_windows
 
 
 def resolve_session(session: str | None, cal: DayCalendar, family: str) -> str:

@@ -28,6 +28,8 @@ class DayCalendar:
     zone = "UTC"
     #: a file found on a day the calendar does not expect is loaded too (index files on holidays)
     loads_unexpected = False
+    #: a day has NYSE session windows (pre-market, regular, after-hours), not one window
+    session_windows = False
 
     def days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         """The days in ``[start, end]`` that should have a file, oldest first."""
@@ -66,6 +68,7 @@ class XnysCalendar(DayCalendar):
     name = "XNYS sessions, New York"
     tz = NY
     zone = "New York"
+    session_windows = True
 
     def days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         return sessions(start, end)

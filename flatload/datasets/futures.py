@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ..calendar import DayCalendar, is_session, midnight_ns, previous_sessions, sessions
+from ..calendar import DayCalendar, XnysWithHolidayFiles, midnight_ns, previous_sessions
 from ..calendar.sessions import DayBounds
 from .model import Column, Dataset, Family
 
@@ -41,32 +41,26 @@ def _cut_ns(d: dt.date) -> int:
     return midnight_ns(d, CHICAGO) + SESSION_CUT.hour * 3_600 * 10**9
 
 
-class FuturesSessions(DayCalendar):
-    """Sessions named by the day they end, in Chicago time.
+class FuturesSessions(XnysWithHolidayFiles):
+    """Sessions named by the day they end, in Chicago time: the NYSE's days (a session ends on each), and a
+    file on any other weekday the listing has (CME trades on some NYSE holidays).
 
-    A day's window runs from 16:00 Chicago of the day before (Friday for a Monday, the session before
-    a holiday) to 16:00 of the day itself; it places bars, while each row's ``session_end_date``
-    decides which file it belongs to.
+    A day's window is one, not NYSE's three: from 16:00 Chicago of the session before (Friday for a Monday)
+    to 16:00 of the day itself; it places bars, while each row's ``session_end_date`` decides which file it
+    belongs to.
     """
 
     name = "futures sessions by end date, Chicago"
     tz = CHICAGO
     zone = "Chicago"
-    loads_unexpected = True
-
-    def days(self, start: dt.date, end: dt.date) -> list[dt.date]:
-        return sessions(start, end)
-
-    def expects(self, d: dt.date) -> bool:
-        return is_session(d)
-
-    def previous(self, d: dt.date, n: int) -> list[dt.date]:
-        return previous_sessions(d, n)
+    session_windows = False
 
     def bounds(self, d: dt.date) -> DayBounds:  # type: ignore[override]
         before = previous_sessions(d, 1)
         return DayBounds(d, _cut_ns(before[0] if before else d - dt.timedelta(days=1)), _cut_ns(d))
 
+    def latest_complete(self, now: dt.datetime | None = None) -> dt.date:
+        return DayCalendar.latest_complete(self, now)  # a session ends at 16:00 Chicago, not at NYSE's close
 
 
 def _columns(session: bool) -> tuple[Column, ...]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...calendar import XnysCalendar
 from ...datasets import REGISTRY, Dataset
 from .ddl import split_statements, sql_dir
 
@@ -71,7 +70,7 @@ def _analysis_dir() -> Path:
 
 def bars_macro(ds: Dataset) -> str:
     """``CREATE OR REPLACE MACRO`` of the bars of one minute dataset."""
-    sessions = isinstance(ds.calendar, XnysCalendar)
+    sessions = ds.calendar.session_windows
     stocks = ds.family.name == "stocks"
     has_volume = ds.column("volume") is not None
     text = (_analysis_dir() / BARS_TEMPLATE).read_text().format(
