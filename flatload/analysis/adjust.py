@@ -29,7 +29,7 @@ import polars as pl
 from .. import calendar
 from ..errors import ConfigError
 from ..store.database.ledger import scope_covers
-from .minutes import Name
+from .minutes import Name, of_names
 from .sql import frame
 
 ADJUST = ("none", "splits", "all")
@@ -111,23 +111,13 @@ def _check_loaded(con: duckdb.DuckDBPyConnection, names: Sequence[Name]) -> None
                                "or without --symbols for every symbol")
 
 
-def _of_names(names: Sequence[Name], column: str, date_column: str, slack: int = 0) -> tuple[str, list[object]]:
-    """A WHERE clause keeping the rows of a company's names, each on its dates (``slack`` days past a name's last
-    date: an event on the day of a rename may carry either name)."""
-    sql = " OR ".join(f"({column} = ? AND {date_column} BETWEEN ? AND ?)" for _ in names) or "FALSE"
-    params: list[object] = []
-    for t, lo, hi in names:
-        params += [t, lo or dt.date.min, (hi + dt.timedelta(days=slack)) if hi else dt.date.max]
-    return f"({sql})", params
-
-
 def _dividends(con: duckdb.DuckDBPyConnection, names: Sequence[Name]) -> pl.DataFrame:
-    who, params = _of_names(names, "ticker", "ex_dividend_date", slack=1)
+    who, params = of_names(names, "ticker", "ex_dividend_date", slack=1)
     divs = frame(con, "SELECT DISTINCT ex_dividend_date, cash_amount, currency FROM dividends "
                       f"WHERE {who} AND cash_amount > 0 ORDER BY ex_dividend_date", params)
     prev = [(calendar.previous_sessions(d, 1) or [None])[0] for d in divs["ex_dividend_date"]]
     divs = divs.with_columns(prev_date=pl.Series(prev, dtype=pl.Date))
-    who, params = _of_names(names, "symbol", "trade_date")
+    who, params = of_names(names, "symbol", "trade_date")
     closes = frame(con, f"SELECT trade_date AS prev_date, close_price AS prev_close FROM journal WHERE {who}", params)
     divs = divs.join(closes, on="prev_date", how="left")
     return divs.with_columns(factor=dividend_event_factors(divs))
@@ -143,7 +133,7 @@ def load_factors(con: duckdb.DuckDBPyConnection, symbol: str | Sequence[Name], d
         return factor_table(dates, adjust, pl.DataFrame(), pl.DataFrame(), dt.date.min, None)
     names: Sequence[Name] = [(symbol, None, None)] if isinstance(symbol, str) else symbol
     _check_loaded(con, names)
-    who, params = _of_names(names, "ticker", "execution_date", slack=1)
+    who, params = of_names(names, "ticker", "execution_date", slack=1)
     splits = frame(con, f"SELECT execution_date, split_from, split_to FROM splits WHERE {who}", params)
     dividends = pl.DataFrame(schema={"ex_dividend_date": pl.Date(), "factor": pl.Float64()})
     anchor = None

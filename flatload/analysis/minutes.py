@@ -35,6 +35,17 @@ def require_view(con: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
 Name = tuple[str, "dt.date | None", "dt.date | None"]
 
 
+def of_names(names: Sequence[Name], column: str = "ticker", date_column: str = "trade_date",
+             slack: int = 0) -> tuple[str, list[object]]:
+    """A WHERE clause (and its parameters) keeping the rows of a company's names, each on its dates; ``slack``
+    days past a name's last date (an event on the day of a rename may carry either name)."""
+    sql = " OR ".join(f"({column} = ? AND {date_column} BETWEEN ? AND ?)" for _ in names) or "FALSE"
+    params: list[object] = []
+    for t, lo, hi in names:
+        params += [t, lo or dt.date.min, (hi + dt.timedelta(days=slack)) if hi else dt.date.max]
+    return f"({sql})", params
+
+
 def read_minutes(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str | Sequence[Name], start: dt.date | None,
                  end: dt.date) -> pl.DataFrame:
     """The minute bars of ``symbol`` with trade dates in ``[start, end]`` (``start`` None: from the first), by time.
@@ -45,12 +56,10 @@ def read_minutes(con: duckdb.DuckDBPyConnection, ds: Dataset, symbol: str | Sequ
     volume = "CAST(volume AS DOUBLE)" if ds.column("volume") is not None else "CAST(NULL AS DOUBLE)"
     transactions = "transactions" if ds.column("transactions") is not None else "CAST(NULL AS BIGINT)"
     lower = "AND trade_date >= ?" if start is not None else ""
-    names: Sequence[Name] = [(symbol, None, None)] if isinstance(symbol, str) else symbol
-    who = " OR ".join("(ticker = ? AND trade_date BETWEEN ? AND ?)" for _ in names) or "FALSE"
+    who, params = of_names([(symbol, None, None)] if isinstance(symbol, str) else symbol)
     sql = (f"SELECT trade_date, epoch_ns(CAST(window_start AS TIMESTAMPTZ)) AS ts, open, high, low, close, "
            f"{volume} AS volume, CAST({transactions} AS BIGINT) AS transactions FROM {ds.view} "
-           f"WHERE ({who}) AND trade_date <= ? {lower} ORDER BY window_start")
-    params: list[object] = [v for t, lo, hi in names for v in (t, lo or dt.date.min, hi or dt.date.max)]
+           f"WHERE {who} AND trade_date <= ? {lower} ORDER BY window_start")
     params += [end] + ([start] if start is not None else [])
     return frame(con, sql, params).cast(MINUTE_SCHEMA)  # type: ignore[arg-type]
 
