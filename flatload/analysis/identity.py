@@ -83,21 +83,32 @@ def listed_on(con: duckdb.DuckDBPyConnection, d: dt.date, types: Sequence[str] =
     return [r[0] for r in rows]
 
 
-def names_on(con: duckdb.DuckDBPyConnection, symbols: Iterable[str], d: dt.date) -> list[str]:
-    """What the companies now (or last) trading as ``symbols`` were named on ``d``; those not listed then are
-    left out. A symbol the reference does not know is kept as it is."""
+def companies_now(con: duckdb.DuckDBPyConnection, symbols: Iterable[str]) -> dict[str, list[Company]]:
+    """The companies now (or last) trading as each of ``symbols``, with all their spans (one query)."""
     _require_reference(con)
-    out = []
-    for symbol in symbols:
-        rows = con.execute("SELECT DISTINCT entity FROM symbol_history WHERE current_ticker = ?", [symbol]).fetchall()
-        if not rows:
-            out.append(symbol)
-            continue
-        for (entity,) in rows:
-            spans = con.execute("SELECT ticker, first_date, last_date FROM symbol_history WHERE entity = ?",
-                                [entity]).fetchall()
-            out.extend(s.ticker for s in (Span(*r) for r in spans) if s.covers(d))
-    return sorted(set(out))
+    wanted = list(dict.fromkeys(symbols))
+    rows = con.execute(
+        "SELECT entity, ticker, first_date, last_date, current_ticker FROM symbol_history WHERE entity IN "
+        "(SELECT entity FROM symbol_history WHERE current_ticker IN (SELECT unnest(?::VARCHAR[]))) "
+        "ORDER BY entity, coalesce(first_date, DATE '0001-01-01')", [wanted]).fetchall()
+    spans: dict[tuple[str, str], list[Span]] = {}
+    for entity, ticker, first, last, now in rows:
+        spans.setdefault((now, entity), []).append(Span(ticker, first, last))
+    out: dict[str, list[Company]] = {s: [] for s in wanted}
+    for (now, entity), held in spans.items():
+        out[now].append(Company(entity, now, tuple(held)))
+    return out
+
+
+def names_on(companies: dict[str, list[Company]], d: dt.date) -> list[str]:
+    """What the companies of :func:`companies_now` were named on ``d``; those not listed then are left out, and
+    a symbol the reference does not know is kept as it is."""
+    out = set()
+    for symbol, firms in companies.items():
+        if not firms:
+            out.add(symbol)
+        out.update(t for t in (f.ticker_on(d) for f in firms) if t is not None)
+    return sorted(out)
 
 
 def members(settings: Settings, start: dt.date, end: dt.date, symbols: Iterable[str] | None = None,
@@ -110,6 +121,9 @@ def members(settings: Settings, start: dt.date, end: dt.date, symbols: Iterable[
     wanted = list(dict.fromkeys(symbols)) if symbols is not None else None
     con = Store.of(settings).reader()
     try:
-        return {d: names_on(con, wanted, d) if wanted is not None else listed_on(con, d, types) for d in days}
+        if wanted is None:
+            return {d: listed_on(con, d, types) for d in days}
+        firms = companies_now(con, wanted)  # read once: the dates are checked against their spans
+        return {d: names_on(firms, d) for d in days}
     finally:
         con.close()

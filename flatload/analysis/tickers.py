@@ -122,8 +122,7 @@ def _to_check(tickers: pl.DataFrame, held: pl.DataFrame, symbols: frozenset[str]
         wanted = wanted.filter(pl.col("entity").is_in(in_scope["entity"].implode()))
     latest = wanted.group_by("entity").agg(pl.col("composite_figi").max(), pl.col("last_updated_utc").max())
     joined = latest.join(held, on="entity", how="left", suffix="_held")
-    changed = (pl.col("checked_at").is_null() | (pl.col("last_updated_utc") != pl.col("last_updated_utc_held"))
-               | (pl.col("last_updated_utc").is_null() != pl.col("last_updated_utc_held").is_null()))
+    changed = pl.col("checked_at").is_null() | pl.col("last_updated_utc").ne_missing(pl.col("last_updated_utc_held"))
     return joined.filter(changed).select("entity", "composite_figi", "last_updated_utc").sort("entity")
 
 
